@@ -1,0 +1,101 @@
+/* lazysnap: the command line. Parses the global options and dispatches to one verb per file. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct lzs_cli_verb verbs[] = {
+    {"version", "print the version", lzs_cli_version},
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: lazysnap [--log-level LEVEL] [--log-format text|json] VERB [ARGS...]\n"
+                 "       lazysnap --help | --version\n\n"
+                 "Lazily pulled container image layers: build and publish seekable indexes,\n"
+                 "read and mount images without downloading them.\n\nverbs:\n");
+    for (size_t i = 0; i < LZS_ARRAY_SIZE(verbs); i++)
+        fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int lzs_cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lazysnap: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see 'lazysnap --help')\n", stderr);
+    return LZS_EXIT_USAGE;
+}
+
+int lzs_cli_fail(lzs_error **err)
+{
+    fprintf(stderr, "lazysnap: %s\n", lzs_error_msg(*err));
+    lzs_error_free(err);
+    return LZS_EXIT_FAIL;
+}
+
+int lzs_cli_version(int argc, char **argv)
+{
+    if (argc > 1)
+        return lzs_cli_usage_error("version takes no arguments");
+    printf("lazysnap %s\n", lzs_version());
+    return LZS_EXIT_OK;
+}
+
+static int set_log_option(int opt, const char *value)
+{
+    enum lzs_log_level level;
+    if (opt == 'l' && lzs_log_level_parse(value, &level) == 0)
+        lzs_log_set_level(level);
+    else if (opt == 'f' && strcmp(value, "text") == 0)
+        lzs_log_set_format(LZS_LOG_TEXT);
+    else if (opt == 'f' && strcmp(value, "json") == 0)
+        lzs_log_set_format(LZS_LOG_JSON);
+    else
+        return lzs_cli_usage_error("invalid --log-%s '%s'", opt == 'l' ? "level" : "format", value);
+    return LZS_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int opt, rc;
+    while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            print_help(stdout);
+            return LZS_EXIT_OK;
+        case 'V':
+            return lzs_cli_version(1, argv);
+        case 'l':
+        case 'f':
+            if ((rc = set_log_option(opt, optarg)) != LZS_EXIT_OK)
+                return rc;
+            break;
+        default:
+            if (optopt && strchr("lf", optopt) == NULL)
+                return lzs_cli_usage_error("unknown option '-%c'", optopt);
+            return lzs_cli_usage_error("unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return lzs_cli_usage_error("missing verb");
+    for (size_t i = 0; i < LZS_ARRAY_SIZE(verbs); i++) {
+        if (strcmp(argv[optind], verbs[i].name) == 0) {
+            int first = optind;
+            optind = 0; /* glibc: re-initialise getopt; verbs parse from argv[0] == verb */
+            return verbs[i].run(argc - first, argv + first);
+        }
+    }
+    return lzs_cli_usage_error("unknown verb '%s'", argv[optind]);
+}

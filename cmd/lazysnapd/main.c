@@ -1,0 +1,114 @@
+/* lazysnapd: the containerd remote snapshotter daemon. Arguments, configuration, wiring, signals.
+ */
+#include "base/base.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_ADDRESS "/run/lazysnap/lazysnapd.sock"
+#define DEFAULT_ROOT "/var/lib/lazysnap"
+#define DEFAULT_CONFIG "/etc/lazysnap/config.toml"
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "usage: lazysnapd [OPTIONS]\n\n"
+                 "The lazysnap containerd remote snapshotter (proxy plugin 'lazysnap').\n\n"
+                 "  --address PATH      gRPC unix socket (default " DEFAULT_ADDRESS ")\n"
+                 "  --root DIR          state directory (default " DEFAULT_ROOT ")\n"
+                 "  --config FILE       configuration file (default " DEFAULT_CONFIG ")\n"
+                 "  --log-level LEVEL   error, warn, info, debug or trace (default info)\n"
+                 "  --log-format FMT    text or json (default text)\n"
+                 "  -h, --help          show this help\n"
+                 "  -V, --version       print the version\n");
+}
+
+static int usage_error(const char *fmt, ...) LZS_PRINTF(1, 2);
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("lazysnapd: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see 'lazysnapd --help')\n", stderr);
+    return 2;
+}
+
+struct options {
+    const char *address;
+    const char *root;
+    const char *config;
+};
+
+static int parse_log_option(int opt, const char *value)
+{
+    enum lzs_log_level level;
+    if (opt == 'l' && lzs_log_level_parse(value, &level) == 0)
+        lzs_log_set_level(level);
+    else if (opt == 'f' && strcmp(value, "text") == 0)
+        lzs_log_set_format(LZS_LOG_TEXT);
+    else if (opt == 'f' && strcmp(value, "json") == 0)
+        lzs_log_set_format(LZS_LOG_JSON);
+    else
+        return usage_error("invalid --log-%s '%s'", opt == 'l' ? "level" : "format", value);
+    return 0;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"address", required_argument, NULL, 'a'},
+        {"root", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    for (int opt; (opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1;) {
+        int rc;
+        switch (opt) {
+        case 'h':
+            print_help(stdout);
+            return 0;
+        case 'V':
+            printf("lazysnapd %s\n", lzs_version());
+            return 0;
+        case 'a':
+            o->address = optarg;
+            break;
+        case 'r':
+            o->root = optarg;
+            break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'l':
+        case 'f':
+            if ((rc = parse_log_option(opt, optarg)) != 0)
+                return rc;
+            break;
+        default:
+            return usage_error("unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {DEFAULT_ADDRESS, DEFAULT_ROOT, DEFAULT_CONFIG};
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    /* The snapshot service (lib/snapshot + lib/rpc) is wired here once those modules exist. */
+    fprintf(stderr, "lazysnapd: the snapshotter service is not part of this build yet\n");
+    return 1;
+}

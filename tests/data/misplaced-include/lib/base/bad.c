@@ -1,0 +1,2 @@
+/* fixture: base may not use the registry module */
+#include "registry/registry.h"

@@ -1,0 +1,2 @@
+/* fixture: zseek may not include libcurl */
+#include <curl/curl.h>
