@@ -4,6 +4,9 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
+#include <string.h>
+
 /* Exit codes: 0 ok, 1 failure, 2 usage. */
 enum { LZS_EXIT_OK = 0, LZS_EXIT_FAIL = 1, LZS_EXIT_USAGE = 2 };
 
@@ -19,5 +22,16 @@ int lzs_cli_usage_error(const char *fmt, ...) LZS_PRINTF(1, 2);
 int lzs_cli_fail(lzs_error **err);
 
 int lzs_cli_version(int argc, char **argv);
+int lzs_cli_index(int argc, char **argv);
+int lzs_cli_index_build(int argc, char **argv);
+int lzs_cli_index_inspect(int argc, char **argv);
+int lzs_cli_index_ls(int argc, char **argv);
+int lzs_cli_index_cat(int argc, char **argv);
+
+/* Run the verb named by argv[0] from verbs[]; usage error naming `group` otherwise. */
+int lzs_cli_dispatch(const char *group, const struct lzs_cli_verb *verbs, size_t n, int argc,
+                     char **argv);
+/* Print a verb table. */
+void lzs_cli_print_verbs(FILE *out, const struct lzs_cli_verb *verbs, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const struct lzs_cli_verb verbs[] = {
+    {"index", "build, inspect and read layer indexes", lzs_cli_index},
     {"version", "print the version", lzs_cli_version},
 };
 
@@ -15,8 +16,27 @@ static void print_help(FILE *out)
                  "       lazysnap --help | --version\n\n"
                  "Lazily pulled container image layers: build and publish seekable indexes,\n"
                  "read and mount images without downloading them.\n\nverbs:\n");
-    for (size_t i = 0; i < LZS_ARRAY_SIZE(verbs); i++)
-        fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    lzs_cli_print_verbs(out, verbs, LZS_ARRAY_SIZE(verbs));
+}
+
+void lzs_cli_print_verbs(FILE *out, const struct lzs_cli_verb *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-10s %s\n", v[i].name, v[i].summary);
+}
+
+int lzs_cli_dispatch(const char *group, const struct lzs_cli_verb *v, size_t n, int argc,
+                     char **argv)
+{
+    if (argc < 1)
+        return lzs_cli_usage_error("%s: missing verb", group);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[0], v[i].name) == 0) {
+            optind = 0; /* glibc: re-initialise getopt; the verb parses from argv[0] */
+            return v[i].run(argc, argv);
+        }
+    }
+    return lzs_cli_usage_error("%s: unknown verb '%s'", group, argv[0]);
 }
 
 int lzs_cli_usage_error(const char *fmt, ...)
@@ -88,14 +108,5 @@ int main(int argc, char **argv)
             return lzs_cli_usage_error("unknown option or missing value '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return lzs_cli_usage_error("missing verb");
-    for (size_t i = 0; i < LZS_ARRAY_SIZE(verbs); i++) {
-        if (strcmp(argv[optind], verbs[i].name) == 0) {
-            int first = optind;
-            optind = 0; /* glibc: re-initialise getopt; verbs parse from argv[0] == verb */
-            return verbs[i].run(argc - first, argv + first);
-        }
-    }
-    return lzs_cli_usage_error("unknown verb '%s'", argv[optind]);
+    return lzs_cli_dispatch("lazysnap", verbs, LZS_ARRAY_SIZE(verbs), argc - optind, argv + optind);
 }

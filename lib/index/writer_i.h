@@ -1,0 +1,90 @@
+/* index: the writer's state, shared by writer.c (collecting), finish.c (completing the tree) and
+ * serialize.c (laying out the bytes), and the small string hash table they use. */
+#ifndef LZS_INDEX_WRITER_I_H
+#define LZS_INDEX_WRITER_I_H
+
+#include "index/format_i.h"
+
+/* ---- open-addressing hash of strings ------------------------------------------------------ */
+
+/* The key of a stored value (values are uint32_t; the table stores value + 1, 0 is empty). */
+typedef const char *(*lzs_idx_hash_key_fn)(const void *ctx, uint32_t value);
+
+struct lzs_idx_hash {
+    uint32_t *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+    lzs_idx_hash_key_fn key;
+    const void *ctx;
+};
+
+void lzs_idx_hash_init(struct lzs_idx_hash *h, lzs_idx_hash_key_fn key, const void *ctx);
+void lzs_idx_hash_dispose(struct lzs_idx_hash *h);
+/* Room for one more value; -ENOMEM. */
+int lzs_idx_hash_reserve(struct lzs_idx_hash *h, lzs_error **err);
+/* The value stored under the len bytes at key (which need no NUL), or false. */
+bool lzs_idx_hash_get(const struct lzs_idx_hash *h, const char *key, size_t len, uint32_t *value);
+/* Store value under its key, which must not be present yet; reserve first. */
+void lzs_idx_hash_put(struct lzs_idx_hash *h, uint32_t value);
+
+/* ---- the writer --------------------------------------------------------------------------- */
+
+struct lzs_idx_wxattr {
+    char *name;
+    uint8_t *value;
+    uint32_t value_len;
+};
+
+struct lzs_idx_wentry {
+    char *path;  /* normalised */
+    char *link;  /* symlink target verbatim, hardlink target normalised, else NULL */
+    char *uname; /* NULL for "" */
+    char *gname;
+    struct lzs_index_entry e; /* the scalars; its pointers are not used */
+    struct lzs_idx_wxattr *xattrs;
+    struct lzs_index_sparse *sparse;
+    uint64_t seq;      /* tar position of the entry kept under this path */
+    uint64_t kill_seq; /* tar position where this path last turned from a directory into a
+                          non-directory: what was under it before is gone */
+    bool dead;         /* removed by such a replacement of an ancestor (finish) */
+    uint32_t target;   /* hardlink: writer index of the target (finish) */
+    uint32_t id;       /* position in path order (serialize) */
+    uint32_t path_off; /* in the string table (serialize) */
+};
+
+struct lzs_idx_wckpt {
+    uint64_t in_off;
+    uint64_t out_off;
+    uint64_t window_off; /* in windows */
+    uint32_t window_len;
+    uint8_t bits;
+    uint8_t kind;
+};
+
+struct lzs_index_writer {
+    struct lzs_idx_wentry *entries;
+    size_t n, cap;
+    struct lzs_idx_hash paths; /* path -> index in entries */
+    struct lzs_idx_wckpt *ckpts;
+    size_t nckpts, ckpts_cap;
+    struct lzs_buf windows;
+    uint64_t seq;
+    bool any_kill;
+    bool finished;
+};
+
+/* Append a zeroed entry owning path; returns its index. -ENOMEM (path is freed then). */
+int lzs_idx_writer_append(lzs_index_writer *w, char *path, uint32_t *index, lzs_error **err);
+/* Free what e owns, except its path. */
+void lzs_idx_wentry_clear(struct lzs_idx_wentry *e);
+/* Make e a synthesised directory (0755, root-owned, mtime 0), keeping its path. */
+void lzs_idx_wentry_synthesise_dir(struct lzs_idx_wentry *e);
+/* "./a//b/" -> "a/b" into a new string; -EINVAL for "" or a ".." component. */
+int lzs_idx_normalise_path(const char *in, char **out, lzs_error **err);
+
+/* Lay out the index (order: writer indices of the live entries in path order; parent: the
+ * writer index of each one's directory) into out. */
+int lzs_idx_serialize(lzs_index_writer *w, const uint32_t *order, uint32_t n,
+                      const struct lzs_index_info *info, struct lzs_buf *out, lzs_error **err);
+
+#endif
