@@ -11,7 +11,7 @@
 #include "zseek/zseek.h"
 
 /* Default distance between gzip checkpoints (docs/index-format.md explains the choice). */
-#define LZS_LAYER_DEFAULT_SPAN (4u << 20)
+#define LZS_LAYER_DEFAULT_SPAN (1u << 20)
 
 /* ---- building an index ---------------------------------------------------------------------- */
 

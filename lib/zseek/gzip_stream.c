@@ -90,6 +90,21 @@ static int member_start(lzs_zseek_stream *s, lzs_error **err)
     return 0;
 }
 
+/* Zero the window bytes the data after the point never references (window_trim.c). Needs the
+ * compressed bytes that follow in the input buffer: fills it up to LZS_ZSEEK_TRIM_IN. */
+static int trim_window(lzs_zseek_stream *s, size_t len, lzs_error **err)
+{
+    int bits = s->z.data_type & 7;
+    if (bits && s->in.pos == 0)
+        return 0; /* the partial byte is gone: keep the whole window */
+    uint8_t prev = bits ? s->in.buf[s->in.pos - 1] : 0;
+    ssize_t r = lzs_zseek_in_fill(&s->in, LZS_ZSEEK_TRIM_IN, err);
+    if (r < 0)
+        return (int)r;
+    lzs_zseek_window_trim(s->win, len, lzs_zseek_in_next(&s->in), (size_t)r, (uint8_t)bits, prev);
+    return 0;
+}
+
 /* inflate stopped at the end of the header or of a deflate block. */
 static int block_boundary(lzs_zseek_stream *s, lzs_error **err)
 {
@@ -106,6 +121,11 @@ static int block_boundary(lzs_zseek_stream *s, lzs_error **err)
     int rc = lzs_zseek_stream_add_point(s, LZS_ZSEEK_POINT_DEFLATE, off, s->z.data_type & 7, err);
     if (rc < 0)
         return rc;
+    rc = trim_window(s, len, err);
+    if (rc < 0) {
+        s->npoints--;
+        return rc;
+    }
     struct lzs_zseek_point *p = &s->points[s->npoints - 1];
     rc = lzs_zseek_window_store(&s->arena, &s->cctx, s->win, len, &p->window, &p->window_len, err);
     if (rc < 0)

@@ -70,6 +70,13 @@ int lzs_zseek_window_store(struct lzs_zseek_arena *a, ZSTD_CCtx **cctx, const ui
 /* Decode a stored window into out (LZS_ZSEEK_WINDOW bytes); returns its length. */
 ssize_t lzs_zseek_window_load(const uint8_t *p, size_t n, uint8_t *out, lzs_error **err);
 void lzs_zseek_arena_dispose(struct lzs_zseek_arena *a);
+/* Compressed input kept ahead of a point to trim its window (enough for 32 KiB of output in all
+ * but contrived streams; when it is not, the window stays whole). */
+#define LZS_ZSEEK_TRIM_IN (128u << 10)
+/* Zero the bytes of win (len bytes) that the deflate data at in (bit position: bits of prev_byte
+ * still unused) never references; leaves win whole when that cannot be determined. */
+void lzs_zseek_window_trim(uint8_t *win, size_t len, const uint8_t *in, size_t in_len, uint8_t bits,
+                           uint8_t prev_byte);
 
 /* ---- gzip member boundaries (both sides) -------------------------------------------------- */
 

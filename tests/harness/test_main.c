@@ -60,7 +60,7 @@ const char *lzs_test_tmpdir(void)
 
 const char *lzs_test_path(const char *name)
 {
-    static char slots[4][4096];
+    static char slots[4][8192];
     static unsigned next;
     char *p = slots[next++ % 4];
     snprintf(p, sizeof(slots[0]), "%s/%s", lzs_test_tmpdir(), name);
