@@ -64,20 +64,29 @@ static int parse_build_args(int argc, char **argv, struct build_args *a)
     return -1;
 }
 
+static double percent(uint64_t part, uint64_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* One line: what was indexed, and the index's size stored and as it travels (zstd). */
 static void print_summary(const struct build_args *a, const char *out,
-                          const struct lzs_layer_build_result *r, size_t index_bytes,
+                          const struct lzs_layer_build_result *r, const struct lzs_buf *idx,
                           double seconds)
 {
-    char d[LZS_DIGEST_STR_MAX], s1[32], s2[32], s3[32];
+    char d[LZS_DIGEST_STR_MAX], s1[32], s2[32], s3[32], s4[32];
     const struct lzs_index_info *i = &r->info;
-    printf("%s: %s layer %s, %s -> %s tar, %" PRIu64 " entries, %u checkpoints; "
-           "index %s (%.3f%% of the layer) written to %s in %.2f s\n",
+    struct lzs_buf z = LZS_BUF_INIT(idx->len + (1 << 20));
+    if (lzs_zseek_zstd_compress(idx->data, idx->len, LZS_LAYER_INDEX_ZSTD_LEVEL, &z, NULL) < 0)
+        z.len = 0;
+    printf("%s: %s layer %s, %s -> %s tar, %" PRIu64 " entries, %u checkpoints; index %s stored "
+           "(%.2f%% of the layer), %s as published (%.2f%%), written to %s in %.2f s\n",
            a->layer, lzs_compression_name((enum lzs_compression)i->compression),
            lzs_digest_format(&i->blob_digest, d), lzs_format_size(i->compressed_size, s1, 32),
            lzs_format_size(i->uncompressed_size, s2, 32), r->entries, r->checkpoints,
-           lzs_format_size(index_bytes, s3, 32),
-           i->compressed_size ? 100.0 * (double)index_bytes / (double)i->compressed_size : 0.0, out,
-           seconds);
+           lzs_format_size(idx->len, s3, 32), percent(idx->len, i->compressed_size),
+           lzs_format_size(z.len, s4, 32), percent(z.len, i->compressed_size), out, seconds);
+    lzs_buf_dispose(&z);
 }
 
 static double now_seconds(void)
@@ -120,7 +129,7 @@ int lzs_cli_index_build(int argc, char **argv)
         lzs_error_wrap(&err, "%s", a.layer);
         return lzs_cli_fail(&err);
     }
-    print_summary(&a, dest, &r, idx.len, now_seconds() - t0);
+    print_summary(&a, dest, &r, &idx, now_seconds() - t0);
     lzs_buf_dispose(&idx);
     return LZS_EXIT_OK;
 }

@@ -13,6 +13,10 @@
 /* Default distance between gzip checkpoints (docs/index-format.md explains the choice). */
 #define LZS_LAYER_DEFAULT_SPAN (1u << 20)
 
+/* zstd level of the index as it travels (measured: level 9 is within 1.5% of level 19's size at
+ * an eighth of the time on a 3.4 MiB index). */
+#define LZS_LAYER_INDEX_ZSTD_LEVEL 9
+
 /* ---- building an index ---------------------------------------------------------------------- */
 
 struct lzs_layer_build_opts {

@@ -97,4 +97,14 @@ uint64_t lzs_zseek_cursor_decompressed(const lzs_zseek_cursor *c); /* bytes deco
 void lzs_zseek_cursor_free(lzs_zseek_cursor *c);
 LZS_DEFINE_CLEANUP(lzs_zseek_cursor, lzs_zseek_cursor_free)
 
+/* ---- whole buffers ----------------------------------------------------------------------------
+ */
+
+/* Append the zstd compression of p (one frame, content size recorded) to out. */
+int lzs_zseek_zstd_compress(const void *p, size_t n, int level, struct lzs_buf *out,
+                            lzs_error **err);
+/* Append the decompression of the single zstd frame p to out (bounded by out->max: -EMSGSIZE);
+ * truncated input is -ENODATA, corrupt input or trailing bytes -EBADMSG. */
+int lzs_zseek_zstd_decompress(const void *p, size_t n, struct lzs_buf *out, lzs_error **err);
+
 #endif

@@ -631,3 +631,35 @@ LZS_TEST(test_zseek__stream_bad_args_and_read_errors)
     lzs_zseek_stream_free(NULL);
     lzs_zseek_cursor_free(NULL);
 }
+
+/* ---- whole-buffer zstd (the index as it travels) ----------------------------------------------
+ */
+
+LZS_TEST(test_zseek__zstd_buffer_roundtrip_and_errors)
+{
+    lzs_autoerr lzs_error *err = NULL;
+    static uint8_t data[300000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7 / 13);
+    struct lzs_buf z = LZS_BUF_INIT(1 << 20), back = LZS_BUF_INIT(1 << 20);
+    ASSERT_OK(lzs_zseek_zstd_compress(data, sizeof(data), 9, &z, &err), err);
+    ASSERT(z.len < sizeof(data) / 10);
+    ASSERT_OK(lzs_zseek_zstd_decompress(z.data, z.len, &back, &err), err);
+    ASSERT_EQ(back.len, sizeof(data));
+    ASSERT_MEM_EQ(back.data, data, sizeof(data));
+
+    lzs_buf_reset(&back);
+    ASSERT_ERR(lzs_zseek_zstd_decompress(z.data, z.len - 3, &back, &err), err, ENODATA,
+               "input ends inside a frame");
+    lzs_error_free(&err);
+    lzs_buf_reset(&back);
+    lzs_buf_append(&z, "junk", 4, NULL);
+    ASSERT_ERR(lzs_zseek_zstd_decompress(z.data, z.len, &back, &err), err, EBADMSG,
+               "after the frame");
+    lzs_error_free(&err);
+    struct lzs_buf small = LZS_BUF_INIT(1000); /* a bound protects against zstd bombs */
+    ASSERT_ERR(lzs_zseek_zstd_decompress(z.data, z.len - 4, &small, &err), err, EMSGSIZE, "limit");
+    lzs_buf_dispose(&small);
+    lzs_buf_dispose(&z);
+    lzs_buf_dispose(&back);
+}
