@@ -44,15 +44,9 @@ struct options {
 
 static int parse_log_option(int opt, const char *value)
 {
-    enum lzs_log_level level;
-    if (opt == 'l' && lzs_log_level_parse(value, &level) == 0)
-        lzs_log_set_level(level);
-    else if (opt == 'f' && strcmp(value, "text") == 0)
-        lzs_log_set_format(LZS_LOG_TEXT);
-    else if (opt == 'f' && strcmp(value, "json") == 0)
-        lzs_log_set_format(LZS_LOG_JSON);
-    else
-        return usage_error("invalid --log-%s '%s'", opt == 'l' ? "level" : "format", value);
+    const char *name = opt == 'l' ? "level" : "format";
+    if (lzs_log_set_option(name, value) < 0)
+        return usage_error("invalid --log-%s '%s'", name, value);
     return 0;
 }
 

@@ -70,6 +70,9 @@ void lzs_log_set_sink(lzs_log_sink sink, void *data);
 /* "error", "warn", "info", "debug", "trace" -> level; -EINVAL otherwise. */
 int lzs_log_level_parse(const char *s, enum lzs_log_level *out);
 const char *lzs_log_level_name(enum lzs_log_level level);
+/* Apply a command-line style option: name "level" (error|warn|info|debug|trace) or "format"
+ * (text|json). -EINVAL for an unknown name or value; nothing changes then. */
+int lzs_log_set_option(const char *name, const char *value);
 void lzs_log(enum lzs_log_level level, const char *fmt, ...) LZS_PRINTF(2, 3);
 
 #define LZS_LOG(lvl, ...)              \

@@ -52,6 +52,20 @@ int lzs_log_level_parse(const char *s, enum lzs_log_level *out)
     return -EINVAL;
 }
 
+int lzs_log_set_option(const char *name, const char *value)
+{
+    enum lzs_log_level level;
+    if (strcmp(name, "level") == 0 && lzs_log_level_parse(value, &level) == 0)
+        lzs_log_set_level(level);
+    else if (strcmp(name, "format") == 0 && strcmp(value, "text") == 0)
+        lzs_log_set_format(LZS_LOG_TEXT);
+    else if (strcmp(name, "format") == 0 && strcmp(value, "json") == 0)
+        lzs_log_set_format(LZS_LOG_JSON);
+    else
+        return -EINVAL;
+    return 0;
+}
+
 const char *lzs_log_level_name(enum lzs_log_level level)
 {
     return (unsigned)level < LZS_ARRAY_SIZE(level_names) ? level_names[level] : "?";

@@ -353,3 +353,15 @@ LZS_TEST(test_base__version_is_set)
 {
     ASSERT(strncmp(lzs_version(), "0.", 2) == 0);
 }
+
+LZS_TEST(test_base__log_set_option)
+{
+    ASSERT_EQ(lzs_log_set_option("level", "debug"), 0);
+    ASSERT(lzs_log_is_enabled(LZS_LOG_DEBUG));
+    ASSERT_EQ(lzs_log_set_option("level", "loud"), -EINVAL);
+    ASSERT(lzs_log_is_enabled(LZS_LOG_DEBUG)); /* unchanged */
+    ASSERT_EQ(lzs_log_set_option("format", "yaml"), -EINVAL);
+    ASSERT_EQ(lzs_log_set_option("colour", "red"), -EINVAL);
+    ASSERT_EQ(lzs_log_set_option("level", "info"), 0);
+    ASSERT(!lzs_log_is_enabled(LZS_LOG_DEBUG));
+}
