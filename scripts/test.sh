@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=15
 if [ "${1-}" = --fuzz-seconds ]; then
+    [ $# -ge 2 ] || { echo "usage: scripts/test.sh [--fuzz-seconds N] [ctest args...]" >&2; exit 2; }
     fuzz_seconds=$2
     shift 2
 fi
@@ -24,17 +25,16 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DLZS_FUZZ=ON -DLZS_SANITIZERS="address;undefined" >/dev/null
     cmake --build build-fuzz -j "$jobs"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
     for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
         [[ "$fuzzer" == *_replay ]] && continue
         name=$(basename "$fuzzer")
         corpus=tests/fuzz/corpora/${name#fuzz_}
-        work=$(mktemp -d)
-        trap 'rm -rf "$work"' EXIT
-        echo "fuzz: $name for ${fuzz_seconds}s"
-        "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$work" "$corpus" \
-            2>"$work/log" || { tail -50 "$work/log"; exit 1; }
-        grep -E '^#[0-9]+ *DONE' "$work/log" || true
-        rm -rf "$work"
+        rm -rf "${work:?}"/* && mkdir -p "$work/new"
+        "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work/new" "$corpus" 2>"$work/log" ||
+            { tail -50 "$work/log"; exit 1; }
+        echo "fuzz: $name for ${fuzz_seconds}s: $(grep -oE 'stat::number_of_executed_units: [0-9]+' "$work/log" | grep -oE '[0-9]+$') runs, no crash"
     done
 fi
 echo "test: all passed"

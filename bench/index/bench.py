@@ -58,7 +58,7 @@ def make_layer(work, size_mib):
 
 
 def pick_reads(entries, length, n, rng):
-    files = [e for e in entries if e["type"] == "reg" and e["size"] >= length and not e["sparse"]]
+    files = [e for e in entries if e["type"] == "regular" and e["size"] >= length and not e["sparse"]]
     picks = []
     for _ in range(n):
         e = rng.choice(files)
@@ -141,7 +141,7 @@ def run(lazysnap, work, args):
         [lazysnap, "index", "ls", "--json", idx], check=True, capture_output=True).stdout.splitlines()]
     rng = random.Random(42)
     reads, inproc = {}, {}
-    first = next(e for e in entries if e["type"] == "reg" and e["size"] > 0)
+    first = next(e for e in entries if e["type"] == "regular" and e["size"] > 0)
     base = (baseline([lazysnap, "index", "cat", "--length", "1", layer, idx, first["path"]]),
             baseline(["gztool", "-v", "0", "-W", "-I", gzi, "-b", str(first["offset"]), "-r",
                       "1", layer]))

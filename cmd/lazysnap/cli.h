@@ -21,6 +21,9 @@ int lzs_cli_usage_error(const char *fmt, ...) LZS_PRINTF(1, 2);
 /* Print "lazysnap: <err's message>", free it, return LZS_EXIT_FAIL. */
 int lzs_cli_fail(lzs_error **err);
 
+/* Flush stdout; on a write error print "lazysnap: stdout: <reason>" and return LZS_EXIT_FAIL. */
+int lzs_cli_finish_stdout(void);
+
 int lzs_cli_version(int argc, char **argv);
 int lzs_cli_index(int argc, char **argv);
 int lzs_cli_index_build(int argc, char **argv);

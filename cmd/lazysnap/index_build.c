@@ -28,10 +28,10 @@ static void show_progress(void *data, uint64_t in, uint64_t out)
     struct progress *p = data;
     if (!p->tty)
         return;
-    char a[32], b[32];
+    char a[32], b[32], c[32];
     if (p->total)
         fprintf(stderr, "\r  %s of %s read, %s decoded (%u%%) ", lzs_format_size(in, a, 32),
-                lzs_format_size(p->total, b, 32), lzs_format_size(out, a, 32),
+                lzs_format_size(p->total, b, 32), lzs_format_size(out, c, 32),
                 (unsigned)(in * 100 / p->total));
     else
         fprintf(stderr, "\r  %s decoded ", lzs_format_size(out, a, 32));
@@ -104,8 +104,11 @@ int lzs_cli_index_build(int argc, char **argv)
         return rc;
     lzs_autoerr lzs_error *err = NULL;
     lzs_autofree char *out = NULL;
-    if (!a.out && asprintf(&out, "%s.lzsidx", a.layer) < 0)
-        return LZS_EXIT_FAIL;
+    if (!a.out && asprintf(&out, "%s.lzsidx", a.layer) < 0) {
+        out = NULL;
+        lzs_error_set(&err, ENOMEM, "out of memory");
+        return lzs_cli_fail(&err);
+    }
     const char *dest = a.out ? a.out : out;
     lzs_autoclose int fd = open(a.layer, O_RDONLY | O_CLOEXEC);
     struct stat st;

@@ -1,14 +1,12 @@
 /* lazysnap index inspect INDEX [--json]: what an index holds. */
 #include "cli.h"
 #include "index/index.h"
+#include "zseek/zseek.h"
 
 #include <getopt.h>
 
-static const char *const type_names[] = {"regular", "directory", "symlink", "hardlink",
-                                         "char",    "block",     "fifo"};
-
 struct summary {
-    uint64_t by_type[LZS_ARRAY_SIZE(type_names)];
+    uint64_t by_type[LZS_ENTRY_FIFO + 1];
     uint64_t file_bytes;
     uint64_t window_bytes;
     uint64_t xattrs;
@@ -33,8 +31,7 @@ static void summarise(const lzs_index *idx, struct summary *s)
 
 static const char *comp_name(enum lzs_index_compression c)
 {
-    static const char *const names[] = {"none", "gzip", "zstd"};
-    return (unsigned)c < LZS_ARRAY_SIZE(names) ? names[c] : "unknown";
+    return lzs_compression_name((enum lzs_compression)c);
 }
 
 static void print_text(const lzs_index *idx, const struct summary *s)
@@ -53,9 +50,9 @@ static void print_text(const lzs_index *idx, const struct summary *s)
     printf("checkpoints:       %u (windows %" PRIu64 " bytes)\n", lzs_index_checkpoint_count(idx),
            s->window_bytes);
     printf("entries:           %u\n", lzs_index_entry_count(idx));
-    for (size_t t = 0; t < LZS_ARRAY_SIZE(type_names); t++)
+    for (size_t t = 0; t < LZS_ARRAY_SIZE(s->by_type); t++)
         if (s->by_type[t])
-            printf("  %-16s %" PRIu64 "\n", type_names[t], s->by_type[t]);
+            printf("  %-16s %" PRIu64 "\n", lzs_index_entry_type_name(t), s->by_type[t]);
     printf("file bytes:        %" PRIu64 "\n", s->file_bytes);
     printf("index bytes:       %zu\n", lzs_index_size(idx));
 }
@@ -74,10 +71,14 @@ static int print_json(const lzs_index *idx, const struct summary *s)
                    i->flags & LZS_INDEX_SEQUENTIAL ? "true" : "false", i->compressed_size,
                    i->uncompressed_size, i->span, lzs_index_checkpoint_count(idx), s->window_bytes,
                    lzs_index_entry_count(idx));
-    for (size_t t = 0; t < LZS_ARRAY_SIZE(type_names); t++)
-        lzs_buf_printf(&b, NULL, "%s\"%s\":%" PRIu64, t ? "," : "", type_names[t], s->by_type[t]);
-    int rc = lzs_buf_printf(&b, NULL, "},\"file_bytes\":%" PRIu64 ",\"index_bytes\":%zu}\n",
+    for (size_t t = 0; t < LZS_ARRAY_SIZE(s->by_type); t++)
+        lzs_buf_printf(&b, NULL, "%s\"%s\":%" PRIu64, t ? "," : "", lzs_index_entry_type_name(t),
+                       s->by_type[t]);
+    lzs_autoerr lzs_error *err = NULL;
+    int rc = lzs_buf_printf(&b, &err, "},\"file_bytes\":%" PRIu64 ",\"index_bytes\":%zu}\n",
                             s->file_bytes, lzs_index_size(idx));
+    if (rc < 0)
+        fprintf(stderr, "lazysnap: %s\n", err->msg);
     fputs(lzs_buf_cstr(&b), stdout);
     lzs_buf_dispose(&b);
     return rc;
@@ -105,9 +106,9 @@ int lzs_cli_index_inspect(int argc, char **argv)
         return lzs_cli_fail(&err);
     struct summary s;
     summarise(idx, &s);
-    if (!json) {
+    if (!json)
         print_text(idx, &s);
-        return LZS_EXIT_OK;
-    }
-    return print_json(idx, &s) < 0 ? LZS_EXIT_FAIL : LZS_EXIT_OK;
+    else if (print_json(idx, &s) < 0)
+        return LZS_EXIT_FAIL;
+    return lzs_cli_finish_stdout();
 }

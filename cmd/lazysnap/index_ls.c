@@ -49,9 +49,6 @@ static void print_long(const struct lzs_index_entry *e)
     putchar('\n');
 }
 
-static const char *const type_names[] = {"reg",  "dir",   "symlink", "hardlink",
-                                         "char", "block", "fifo"};
-
 static void json_hex(struct lzs_buf *b, const uint8_t *p, size_t n)
 {
     char hex[2 * 256 + 1];
@@ -102,8 +99,8 @@ static void print_json(const lzs_index *idx, uint32_t id, const struct lzs_index
                    ",\"type\":\"%s\",\"mode\":%u,\"uid\":%u,\"gid\":%u,\"size\":%" PRIu64
                    ",\"offset\":%" PRIu64 ",\"mtime\":%" PRId64
                    ",\"mtime_nsec\":%u,\"devmajor\":%u,\"devminor\":%u",
-                   type_names[e->type], e->mode, e->uid, e->gid, e->size, e->offset, e->mtime_sec,
-                   e->mtime_nsec, e->devmajor, e->devminor);
+                   lzs_index_entry_type_name(e->type), e->mode, e->uid, e->gid, e->size, e->offset,
+                   e->mtime_sec, e->mtime_nsec, e->devmajor, e->devminor);
     json_str(&b, "link", e->link);
     json_str(&b, "uname", e->uname);
     json_str(&b, "gname", e->gname);
@@ -149,5 +146,5 @@ int lzs_cli_index_ls(int argc, char **argv)
         else
             printf("%s%s\n", e.path, e.type == LZS_ENTRY_DIR ? "/" : "");
     }
-    return fflush(stdout) == 0 ? LZS_EXIT_OK : LZS_EXIT_FAIL;
+    return lzs_cli_finish_stdout();
 }

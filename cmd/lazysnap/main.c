@@ -57,6 +57,15 @@ int lzs_cli_fail(lzs_error **err)
     return LZS_EXIT_FAIL;
 }
 
+int lzs_cli_finish_stdout(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return LZS_EXIT_OK;
+    char buf[128];
+    fprintf(stderr, "lazysnap: stdout: %s\n", lzs_strerror(errno, buf, sizeof(buf)));
+    return LZS_EXIT_FAIL;
+}
+
 int lzs_cli_version(int argc, char **argv)
 {
     if (argc > 1)

@@ -9,6 +9,9 @@
 #define READ_CHUNK (1u << 20)
 #define MAX_XATTRS 4096
 #define MAX_SPARSE (1u << 20)
+/* Holes of sparse files are hashed as zeros (the index records the expanded file's sha256). A
+ * hostile header can claim any size for almost no bytes, so a layer gets this much at most. */
+#define MAX_HOLE_BYTES (64ull << 30)
 
 struct walk {
     struct archive *a;
@@ -20,6 +23,7 @@ struct walk {
     struct lzs_index_xattr *xattrs;
     struct lzs_index_sparse *sparse;
     size_t sparse_cap;
+    uint64_t hole_bytes; /* hashed as zeros so far, bounded by MAX_HOLE_BYTES */
 };
 
 static la_ssize_t walk_read(struct archive *a, void *data, const void **buf)
@@ -121,14 +125,19 @@ static int collect_sparse(struct walk *w, struct archive_entry *ae, struct lzs_i
     return 0;
 }
 
-static void hash_zeros(lzs_hasher *h, uint64_t n)
+static int hash_zeros(struct walk *w, uint64_t n, lzs_error **err)
 {
     static const uint8_t zeros[65536];
+    if (n > MAX_HOLE_BYTES - w->hole_bytes)
+        return lzs_error_set(err, E2BIG, "sparse holes of more than %llu GiB in the layer",
+                             MAX_HOLE_BYTES >> 30);
+    w->hole_bytes += n;
     while (n > 0) {
         size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-        lzs_hasher_update(h, zeros, k);
+        lzs_hasher_update(w->hasher, zeros, k);
         n -= k;
     }
+    return 0;
 }
 
 /* Hash the content (sparse holes as zeros) into e->sha256; checks the data is all there. */
@@ -143,15 +152,16 @@ static int hash_content(struct walk *w, struct lzs_index_entry *e, uint64_t *has
     while ((r = archive_read_data_block(w->a, &buf, &len, &off)) == ARCHIVE_OK) {
         if (off < 0 || (uint64_t)off < pos)
             return lzs_error_set(err, EBADMSG, "data blocks out of order");
-        hash_zeros(w->hasher, (uint64_t)off - pos);
+        if (hash_zeros(w, (uint64_t)off - pos, err) < 0)
+            return -E2BIG;
         lzs_hasher_update(w->hasher, buf, len);
         pos = (uint64_t)off + len;
         *hashed += len;
     }
     if (r != ARCHIVE_EOF)
         return walk_fail(w, "content", err);
-    if (pos < e->size)
-        hash_zeros(w->hasher, e->size - pos);
+    if (pos < e->size && hash_zeros(w, e->size - pos, err) < 0)
+        return -E2BIG;
     struct lzs_digest d;
     lzs_hasher_final(w->hasher, &d);
     memcpy(e->sha256, d.bytes, sizeof(e->sha256));

@@ -107,6 +107,8 @@ int lzs_file_read_all(const char *path, struct lzs_buf *b, lzs_error **err)
 
 int lzs_mkdir_p(const char *path, mode_t mode, lzs_error **err)
 {
+    if (!path[0])
+        return lzs_error_set(err, EINVAL, "mkdir: empty path");
     lzs_autofree char *p = strdup(path);
     if (!p)
         return lzs_error_set(err, ENOMEM, "out of memory");

@@ -93,7 +93,8 @@ static void write_stderr(enum lzs_log_level level, const char *msg, enum lzs_log
     struct lzs_buf b = LZS_BUF_INIT(64 * 1024);
     lzs_buf_printf(&b, NULL, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":", now,
                    lzs_log_level_name(level));
-    lzs_buf_append_json_str(&b, msg, strlen(msg), NULL);
+    size_t n = strlen(msg);
+    lzs_buf_append_json_str(&b, msg, n < 16384 ? n : 16384, NULL); /* escaped, fits 64 KiB */
     lzs_buf_append_str(&b, "}\n", NULL);
     fputs(lzs_buf_cstr(&b), stderr);
     lzs_buf_dispose(&b);

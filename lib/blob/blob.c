@@ -113,7 +113,7 @@ int lzs_blob_open_file(lzs_blob **out, const char *path, lzs_error **err)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0)
         return lzs_error_set_sys(err, errno, "%s", path);
-    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+    if (!S_ISREG(st.st_mode))
         return lzs_error_set(err, EINVAL, "%s: not a regular file", path);
     struct file_impl *f = malloc(sizeof(*f));
     if (!f)

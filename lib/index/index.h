@@ -55,6 +55,9 @@ enum lzs_entry_type {
     LZS_ENTRY_FIFO = 6,
 };
 
+/* "regular", "directory", "symlink", "hardlink", "char", "block", "fifo" ("unknown" otherwise). */
+const char *lzs_index_entry_type_name(enum lzs_entry_type type);
+
 struct lzs_index_xattr {
     const char *name; /* NUL-terminated */
     const uint8_t *value;

@@ -251,3 +251,10 @@ uint32_t lzs_index_resolve_hardlink(const lzs_index *idx, uint32_t id)
         id = lzs_idx_u32(lzs_idx_entry(idx, id) + LZS_IDX_E_A);
     return id;
 }
+
+const char *lzs_index_entry_type_name(enum lzs_entry_type type)
+{
+    static const char *const names[] = {"regular", "directory", "symlink", "hardlink",
+                                        "char",    "block",     "fifo"};
+    return (unsigned)type < LZS_ARRAY_SIZE(names) ? names[type] : "unknown";
+}

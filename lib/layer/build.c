@@ -5,6 +5,11 @@
 #include <pthread.h>
 #include <string.h>
 
+_Static_assert((int)LZS_COMPRESSION_NONE == (int)LZS_INDEX_COMP_NONE &&
+                   (int)LZS_COMPRESSION_GZIP == (int)LZS_INDEX_COMP_GZIP &&
+                   (int)LZS_COMPRESSION_ZSTD == (int)LZS_INDEX_COMP_ZSTD,
+               "zseek and index number compressions alike");
+
 #define CHUNK_SIZE (1u << 20)
 #define QUEUE_LEN 8
 
@@ -198,8 +203,9 @@ static int run_pipeline(struct producer *pr, lzs_index_writer *w,
                         struct lzs_layer_build_result *res, lzs_error **err)
 {
     pthread_t tid;
-    if (pthread_create(&tid, NULL, producer_main, pr) != 0)
-        return lzs_error_set(err, EAGAIN, "cannot start the decoding thread");
+    int prc = pthread_create(&tid, NULL, producer_main, pr);
+    if (prc != 0)
+        return lzs_error_set_sys(err, prc, "cannot start the decoding thread");
     struct lzs_archive_stats st = {0};
     lzs_error *walk_err = NULL;
     int rc = lzs_archive_walk(pipe_read, pr->pipe, w, &st, &walk_err);
@@ -208,13 +214,12 @@ static int run_pipeline(struct producer *pr, lzs_index_writer *w,
     pthread_join(tid, NULL);
     res->entries = st.entries;
     res->file_bytes = st.file_bytes;
-    if (pr->rc < 0) { /* the decoder's failure is the cause; the walker only saw it end */
-        lzs_error_free(&walk_err);
-        *err = lzs_steal_ptr(&pr->err);
-        return pr->rc;
-    }
-    if (rc < 0)
-        *err = lzs_steal_ptr(&walk_err);
+    lzs_error **cause = pr->rc < 0 ? &pr->err : &walk_err; /* the decoder's failure first */
+    if (pr->rc < 0)
+        rc = pr->rc;
+    if (rc < 0 && err)
+        *err = lzs_steal_ptr(cause);
+    lzs_error_free(&walk_err);
     return rc;
 }
 

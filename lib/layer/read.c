@@ -13,6 +13,9 @@ struct lzs_file_reader {
     struct lzs_index_entry e;
     lzs_zseek_cursor *cur;
     uint64_t decompressed; /* by cursors already freed */
+    /* sparse files: the segment the last read was in, and the stored bytes before it */
+    uint32_t seg;
+    uint64_t seg_stored;
 };
 
 int lzs_file_reader_new(lzs_file_reader **out, lzs_index *idx, lzs_blob *b, uint32_t id,
@@ -85,15 +88,20 @@ static bool cursor_fits(const lzs_file_reader *r, uint64_t off)
     return lzs_index_checkpoint_find(r->idx, off) == lzs_index_checkpoint_find(r->idx, pos);
 }
 
+static void drop_cursor(lzs_file_reader *r)
+{
+    if (r->cur)
+        r->decompressed += lzs_zseek_cursor_decompressed(r->cur);
+    lzs_zseek_cursor_free(lzs_steal_ptr(&r->cur));
+}
+
 static int stream_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lzs_error **err)
 {
     uint64_t in_end = in_end_for(r, off + n);
     if (cursor_fits(r, off)) {
         lzs_zseek_cursor_set_in_end(r->cur, in_end);
     } else {
-        if (r->cur)
-            r->decompressed += lzs_zseek_cursor_decompressed(r->cur);
-        lzs_zseek_cursor_free(lzs_steal_ptr(&r->cur));
+        drop_cursor(r);
         struct lzs_index_checkpoint c;
         lzs_index_checkpoint_get(r->idx, lzs_index_checkpoint_find(r->idx, off), &c);
         struct lzs_zseek_point p = {c.in_off, c.out_off, c.bits, c.kind, c.window, c.window_len};
@@ -101,28 +109,40 @@ static int stream_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lz
         if (rc < 0)
             return rc;
     }
-    return lzs_zseek_cursor_read(r->cur, off, buf, n, err);
+    int rc = lzs_zseek_cursor_read(r->cur, off, buf, n, err);
+    if (rc < 0)
+        drop_cursor(r); /* a failed cursor stays failed: the next read starts afresh */
+    return rc;
 }
 
 /* Map [off, off+n) of a sparse file: returns how many bytes from off are a hole (zeros), or
- * sets soff and len to the stored bytes starting at off. */
-static uint64_t sparse_map(const lzs_file_reader *r, uint64_t off, uint64_t n, uint64_t *soff,
+ * sets soff and len to the stored bytes starting at off. Scans the segments from the one the last
+ * read ended in, so sequential reads cost O(1) a call. */
+static uint64_t sparse_map(lzs_file_reader *r, uint64_t off, uint64_t n, uint64_t *soff,
                            uint64_t *len)
 {
-    uint64_t stored = 0;
-    for (uint32_t k = 0; k < r->e.nsparse; k++) {
-        struct lzs_index_sparse s;
-        lzs_index_sparse_get(r->idx, r->id, k, &s);
+    struct lzs_index_sparse s;
+    if (r->seg < r->e.nsparse) {
+        lzs_index_sparse_get(r->idx, r->id, r->seg, &s);
+        if (off < s.off) { /* backwards: rescan from the start */
+            r->seg = 0;
+            r->seg_stored = 0;
+        }
+    }
+    for (; r->seg < r->e.nsparse; r->seg++) {
+        lzs_index_sparse_get(r->idx, r->id, r->seg, &s);
         if (off < s.off)
             return s.off - off < n ? s.off - off : n;
         if (off < s.off + s.len) {
-            *soff = r->e.offset + stored + (off - s.off);
+            *soff = r->e.offset + r->seg_stored + (off - s.off);
             *len = s.off + s.len - off < n ? s.off + s.len - off : n;
             return 0;
         }
-        stored += s.len;
+        r->seg_stored += s.len;
     }
-    return n; /* past the last segment: a trailing hole */
+    r->seg = 0; /* past the last segment: a trailing hole; rescan next time */
+    r->seg_stored = 0;
+    return n;
 }
 
 ssize_t lzs_file_reader_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lzs_error **err)

@@ -25,7 +25,8 @@ int lzs_zseek_zstd_decompress(const void *p, size_t n, struct lzs_buf *out, lzs_
     size_t r = 1;
     int rc = 0;
     while (rc == 0 && r != 0) {
-        if ((rc = lzs_buf_reserve(out, 1 << 16, err)) < 0)
+        size_t room = out->max - out->len - 1; /* lzs_buf keeps len < max */
+        if ((rc = lzs_buf_reserve(out, room < (1 << 16) ? (room ? room : 1) : 1 << 16, err)) < 0)
             break;
         ZSTD_outBuffer o = {out->data + out->len, out->cap - out->len - 1, 0};
         r = ZSTD_decompressStream(d, &o, &in);

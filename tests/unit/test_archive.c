@@ -59,14 +59,27 @@ static void tar_add(struct tarbuf *t, const char *name, char type, const char *d
     t->len += (n + 511) / 512 * 512;
 }
 
+/* A pax extended header holding "key=value" records (each "LEN key=value\n"). */
+static void tar_add_pax(struct tarbuf *t, const char *const *records, size_t n)
+{
+    char body[2048];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t rec = strlen(records[i]) + 2; /* " " and "\n" */
+        size_t digits = rec + 1 < 10 ? 1 : rec + 2 < 100 ? 2 : rec + 3 < 1000 ? 3 : 4;
+        len += (size_t)snprintf(body + len, sizeof(body) - len, "%zu %s\n", rec + digits,
+                                records[i]);
+    }
+    ASSERT(len < sizeof(body));
+    tar_add(t, "PaxHeaders/x", 'x', body, len);
+}
+
 static void tar_add_pax_path(struct tarbuf *t, const char *path)
 {
     char rec[600];
-    size_t body = strlen(path) + strlen(" path=\n");
-    size_t len = body + 3; /* a three-digit length prefix */
-    snprintf(rec, sizeof(rec), "%zu path=%s\n", len, path);
-    ASSERT(strlen(rec) == len);
-    tar_add(t, "PaxHeaders/x", 'x', rec, len);
+    snprintf(rec, sizeof(rec), "path=%s", path);
+    const char *records[] = {rec};
+    tar_add_pax(t, records, 1);
 }
 
 static void tar_end(struct tarbuf *t)
@@ -235,4 +248,21 @@ LZS_TEST(test_archive__read_errors_are_passed_through)
     lzs_cleanup(lzs_index_writer_freep) lzs_index_writer *w = NULL;
     ASSERT_OK(lzs_index_writer_new(&w, &err), err);
     ASSERT_ERR(lzs_archive_walk(failing_read, NULL, w, NULL, &err), err, EIO, "registry went away");
+}
+
+LZS_TEST(test_archive__sparse_header_claiming_a_petabyte_is_refused)
+{
+    /* PAX sparse 1.0: an empty map and a realsize of 2^50 bytes. Hashing its hole as zeros would
+     * take days; the layer's hole budget stops it at once. */
+    static struct tarbuf t;
+    t.len = 0;
+    const char *records[] = {"GNU.sparse.major=1", "GNU.sparse.minor=0",
+                             "GNU.sparse.name=huge.img", "GNU.sparse.realsize=1125899906842624"};
+    tar_add_pax(&t, records, LZS_ARRAY_SIZE(records));
+    tar_add(&t, "GNUSparseFile.0/huge.img", '0', "1\n0\n0\n", 512);
+    tar_end(&t);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_index *idx = NULL;
+    ASSERT_ERR(walk(&t, 4096, &idx, &err), err, E2BIG, "sparse holes of more than 64 GiB");
+    ASSERT(strstr(err->msg, "huge.img"));
 }

@@ -14,7 +14,7 @@ import stat
 import subprocess
 import sys
 
-TYPES = {"reg": stat.S_ISREG, "hardlink": stat.S_ISREG, "dir": stat.S_ISDIR,
+TYPES = {"regular": stat.S_ISREG, "hardlink": stat.S_ISREG, "directory": stat.S_ISDIR,
          "symlink": stat.S_ISLNK, "char": stat.S_ISCHR, "block": stat.S_ISBLK,
          "fifo": stat.S_ISFIFO}
 
@@ -50,7 +50,7 @@ def check_meta(e, ref, st, mtime_ns, errors):
         errors.append(f"{p}: mode {oct(e['mode'])} != {oct(stat.S_IMODE(st.st_mode))}")
     if (e["uid"], e["gid"]) != (st.st_uid, st.st_gid):
         errors.append(f"{p}: owner {e['uid']}:{e['gid']} != {st.st_uid}:{st.st_gid}")
-    if e["type"] == "reg" and e["size"] != st.st_size:
+    if e["type"] == "regular" and e["size"] != st.st_size:
         errors.append(f"{p}: size {e['size']} != {st.st_size}")
     got = e["mtime"] * 10**9 + e["mtime_nsec"]
     want = st.st_mtime_ns if mtime_ns else st.st_mtime_ns // 10**9 * 10**9
@@ -76,7 +76,7 @@ def check_content(lazysnap, layer, index, e, ref, errors):
         errors.append(f"{p}: index cat failed: {r.stderr.decode(errors='replace').strip()}")
     elif r.stdout != want:
         errors.append(f"{p}: content differs ({len(r.stdout)} bytes read, {len(want)} expected)")
-    if e["type"] == "reg" and e["sha256"] != hashlib.sha256(want).hexdigest():
+    if e["type"] == "regular" and e["sha256"] != hashlib.sha256(want).hexdigest():
         errors.append(f"{p}: sha256 in the index differs from the content")
 
 
@@ -93,7 +93,7 @@ def main():
         errors.append(f"{missing}: in the extraction, not in the index")
     for extra in sorted(have - extracted):
         errors.append(f"{extra}: in the index, not in the extraction")
-    files = [e for e in entries if e["path"] in extracted and e["type"] in ("reg", "hardlink")]
+    files = [e for e in entries if e["path"] in extracted and e["type"] in ("regular", "hardlink")]
     for e in entries:
         if e["path"] in extracted:
             check_meta(e, ref, os.lstat(os.path.join(ref, e["path"])), mtime_ns, errors)
