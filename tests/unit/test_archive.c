@@ -67,8 +67,8 @@ static void tar_add_pax(struct tarbuf *t, const char *const *records, size_t n)
     for (size_t i = 0; i < n; i++) {
         size_t rec = strlen(records[i]) + 2; /* " " and "\n" */
         size_t digits = rec + 1 < 10 ? 1 : rec + 2 < 100 ? 2 : rec + 3 < 1000 ? 3 : 4;
-        len += (size_t)snprintf(body + len, sizeof(body) - len, "%zu %s\n", rec + digits,
-                                records[i]);
+        len +=
+            (size_t)snprintf(body + len, sizeof(body) - len, "%zu %s\n", rec + digits, records[i]);
     }
     ASSERT(len < sizeof(body));
     tar_add(t, "PaxHeaders/x", 'x', body, len);
@@ -256,8 +256,8 @@ LZS_TEST(test_archive__sparse_header_claiming_a_petabyte_is_refused)
      * take days; the layer's hole budget stops it at once. */
     static struct tarbuf t;
     t.len = 0;
-    const char *records[] = {"GNU.sparse.major=1", "GNU.sparse.minor=0",
-                             "GNU.sparse.name=huge.img", "GNU.sparse.realsize=1125899906842624"};
+    const char *records[] = {"GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=huge.img",
+                             "GNU.sparse.realsize=1125899906842624"};
     tar_add_pax(&t, records, LZS_ARRAY_SIZE(records));
     tar_add(&t, "GNUSparseFile.0/huge.img", '0', "1\n0\n0\n", 512);
     tar_end(&t);
