@@ -106,15 +106,23 @@ static int string_of(json_object *v, const char *key, const char **out, lzs_erro
     return 0;
 }
 
-int oci_json_string(json_object *o, const char *key, bool required, char **out, lzs_error **err)
+/* The string at key into *s (borrowed from o): 1 found, 0 absent and optional, < 0 error. */
+static int lookup_string(json_object *o, const char *key, bool required, const char **s,
+                         lzs_error **err)
 {
-    *out = NULL;
     json_object *v = oci_json_get(o, key);
     if (!v)
         return required ? missing(key, err) : 0;
+    int rc = string_of(v, key, s, err);
+    return rc < 0 ? rc : 1;
+}
+
+int oci_json_string(json_object *o, const char *key, bool required, char **out, lzs_error **err)
+{
+    *out = NULL;
     const char *s;
-    int rc = string_of(v, key, &s, err);
-    if (rc < 0)
+    int rc = lookup_string(o, key, required, &s, err);
+    if (rc <= 0)
         return rc;
     *out = strdup(s);
     return *out ? 0 : lzs_error_set(err, ENOMEM, "out of memory");
@@ -124,12 +132,9 @@ int oci_json_string_buf(json_object *o, const char *key, bool required, char *ou
                         lzs_error **err)
 {
     out[0] = '\0';
-    json_object *v = oci_json_get(o, key);
-    if (!v)
-        return required ? missing(key, err) : 0;
     const char *s;
-    int rc = string_of(v, key, &s, err);
-    if (rc < 0)
+    int rc = lookup_string(o, key, required, &s, err);
+    if (rc <= 0)
         return rc;
     if (strlen(s) >= len)
         return lzs_error_set(err, EINVAL, "'%s' is longer than %zu characters", key, len - 1);
