@@ -52,6 +52,8 @@ static int cursor_init(lzs_zseek_cursor *c, lzs_blob *b, const struct lzs_zseek_
     c->in.end_hint = in_end;
     c->in.blob_size = lzs_blob_size(b);
     c->pos = p->out_off;
+    if (c->comp == LZS_COMPRESSION_NONE)
+        return 0; /* plain tar reads the blob directly: no input buffer */
     int rc = lzs_zseek_in_init(&c->in, input_cap(start, in_end), err);
     if (rc < 0)
         return rc;

@@ -101,7 +101,8 @@ static int trim_window(lzs_zseek_stream *s, size_t len, lzs_error **err)
     ssize_t r = lzs_zseek_in_fill(&s->in, LZS_ZSEEK_TRIM_IN, err);
     if (r < 0)
         return (int)r;
-    lzs_zseek_window_trim(s->win, len, lzs_zseek_in_next(&s->in), (size_t)r, (uint8_t)bits, prev);
+    lzs_zseek_window_trim(s->win, len, lzs_zseek_in_next(&s->in), (size_t)r, (uint8_t)bits, prev,
+                          s->win + LZS_ZSEEK_WINDOW);
     return 0;
 }
 

@@ -40,7 +40,7 @@ static int stream_detect(lzs_zseek_stream *s, lzs_error **err)
         s->frame_start = true;
     }
     if (s->comp == LZS_COMPRESSION_GZIP) {
-        s->win = malloc(LZS_ZSEEK_WINDOW);
+        s->win = malloc(LZS_ZSEEK_WINDOW + LZS_ZSEEK_TRIM_SCRATCH); /* window, trim scratch */
         if (!s->win)
             return lzs_error_set(err, ENOMEM, "gzip: window buffer");
     }

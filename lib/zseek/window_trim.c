@@ -79,19 +79,17 @@ static bool find_used(const struct probe_input *pi, size_t len, uint8_t *scratch
 }
 
 void lzs_zseek_window_trim(uint8_t *win, size_t len, const uint8_t *in, size_t in_len, uint8_t bits,
-                           uint8_t prev_byte)
+                           uint8_t prev_byte, uint8_t *scratch)
 {
+    _Static_assert(LZS_ZSEEK_TRIM_SCRATCH >= (PROBES * 2 + 1) * LZS_ZSEEK_WINDOW,
+                   "probes, outputs and the use map fit the scratch space");
     struct probe_input pi = {in, in_len, bits, (uint8_t)(bits ? prev_byte >> (8 - bits) : 0)};
-    uint8_t *scratch = malloc((size_t)PROBES * 2 * LZS_ZSEEK_WINDOW + LZS_ZSEEK_WINDOW);
-    if (!scratch || len == 0 || len > LZS_ZSEEK_WINDOW) {
-        free(scratch);
+    if (len == 0 || len > LZS_ZSEEK_WINDOW)
         return; /* keeping the whole window is always correct */
-    }
     uint8_t *used = scratch + (size_t)PROBES * 2 * LZS_ZSEEK_WINDOW;
-    if (find_used(&pi, len, scratch, used)) {
-        for (size_t j = 0; j < len; j++)
-            if (!used[j])
-                win[j] = 0;
-    }
-    free(scratch);
+    if (!find_used(&pi, len, scratch, used))
+        return;
+    for (size_t j = 0; j < len; j++)
+        if (!used[j])
+            win[j] = 0;
 }

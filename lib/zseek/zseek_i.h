@@ -73,10 +73,13 @@ void lzs_zseek_arena_dispose(struct lzs_zseek_arena *a);
 /* Compressed input kept ahead of a point to trim its window (enough for 32 KiB of output in all
  * but contrived streams; when it is not, the window stays whole). */
 #define LZS_ZSEEK_TRIM_IN (128u << 10)
+/* Scratch space window trimming needs: four probe dictionaries and outputs, and a use map. */
+#define LZS_ZSEEK_TRIM_SCRATCH (9u * LZS_ZSEEK_WINDOW)
 /* Zero the bytes of win (len bytes) that the deflate data at in (bit position: bits of prev_byte
- * still unused) never references; leaves win whole when that cannot be determined. */
+ * still unused) never references; leaves win whole when that cannot be determined. scratch:
+ * LZS_ZSEEK_TRIM_SCRATCH bytes, owned by the caller (the stream allocates it once). */
 void lzs_zseek_window_trim(uint8_t *win, size_t len, const uint8_t *in, size_t in_len, uint8_t bits,
-                           uint8_t prev_byte);
+                           uint8_t prev_byte, uint8_t *scratch);
 
 /* ---- gzip member boundaries (both sides) -------------------------------------------------- */
 
