@@ -12,7 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
     clang clang-format libclang-rt-14-dev python3
-    fuse3 zstd pigz gztool libarchive-tools tar gzip umoci attr hyperfine
+    fuse3 zstd pigz gztool libarchive-tools tar gzip umoci
 )
 
 pkgs=("${build_pkgs[@]}")
