@@ -18,6 +18,7 @@ declare -A uses=(
     [base]="" [config]="base" [oci]="base" [registry]="base config oci"
     [blob]="base registry" [zseek]="base blob" [index]="base" [archive]="base index"
     [cache]="base" [layer]="base config oci registry blob zseek index archive cache"
+    [image]="base config oci registry blob zseek index archive cache layer"
     [fusefs]="base index layer" [snapshot]="base oci" [rpc]="base snapshot"
 )
 

@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
     clang clang-format libclang-rt-14-dev python3
     fuse3 zstd pigz gztool libarchive-tools tar gzip umoci
+    docker-registry nginx-light apache2-utils skopeo curl python3-cryptography python3-jwt
 )
 
 pkgs=("${build_pkgs[@]}")
@@ -33,6 +34,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Packages such as docker-registry and nginx start a service when installed; tests start their
+# own instances on 127.0.0.1 only, so keep the packaged services from starting.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${#missing[@]} packages"

@@ -24,12 +24,20 @@ int lzs_cli_fail(lzs_error **err);
 /* Flush stdout; on a write error print "lazysnap: stdout: <reason>" and return LZS_EXIT_FAIL. */
 int lzs_cli_finish_stdout(void);
 
+/* One entry like tar -tv ("drwxr-xr-x root/root 0 2024-01-02 03:04 name/ [-> target]"). */
+struct lzs_index_entry;
+void lzs_cli_print_long(const struct lzs_index_entry *e, const char *name);
+
 int lzs_cli_version(int argc, char **argv);
 int lzs_cli_index(int argc, char **argv);
 int lzs_cli_index_build(int argc, char **argv);
 int lzs_cli_index_inspect(int argc, char **argv);
 int lzs_cli_index_ls(int argc, char **argv);
 int lzs_cli_index_cat(int argc, char **argv);
+int lzs_cli_index_create(int argc, char **argv);
+int lzs_cli_index_list(int argc, char **argv);
+int lzs_cli_cat(int argc, char **argv);
+int lzs_cli_ls(int argc, char **argv);
 
 /* Run the verb named by argv[0] from verbs[]; usage error naming `group` otherwise. */
 int lzs_cli_dispatch(const char *group, const struct lzs_cli_verb *verbs, size_t n, int argc,

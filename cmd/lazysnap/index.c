@@ -2,6 +2,9 @@
 #include "cli.h"
 
 static const struct lzs_cli_verb index_verbs[] = {
+    {"create", "index an image's layers and publish: index create REF | --oci-layout DIR[:TAG]",
+     lzs_cli_index_create},
+    {"list", "the indexes of an image and where they are: index list REF", lzs_cli_index_list},
     {"build", "build the index of a layer blob: index build LAYER [-o INDEX] [--span BYTES]",
      lzs_cli_index_build},
     {"inspect", "describe an index: index inspect INDEX [--json]", lzs_cli_index_inspect},

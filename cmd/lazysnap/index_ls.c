@@ -21,7 +21,7 @@ static void mode_string(const struct lzs_index_entry *e, char out[11])
     out[10] = '\0';
 }
 
-static void print_long(const struct lzs_index_entry *e)
+void lzs_cli_print_long(const struct lzs_index_entry *e, const char *name)
 {
     char mode[11], owner[80], size[32], when[32];
     mode_string(e, mode);
@@ -40,7 +40,7 @@ static void print_long(const struct lzs_index_entry *e)
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
     else
         snprintf(when, sizeof(when), "%" PRId64, e->mtime_sec);
-    printf("%s %s %8s %s %s%s", mode, owner, size, when, e->path,
+    printf("%s %s %8s %s %s%s", mode, owner, size, when, name,
            e->type == LZS_ENTRY_DIR ? "/" : "");
     if (e->type == LZS_ENTRY_SYMLINK)
         printf(" -> %s", e->link);
@@ -142,7 +142,7 @@ int lzs_cli_index_ls(int argc, char **argv)
         if (json)
             print_json(idx, i, &e);
         else if (lng)
-            print_long(&e);
+            lzs_cli_print_long(&e, e.path);
         else
             printf("%s%s\n", e.path, e.type == LZS_ENTRY_DIR ? "/" : "");
     }

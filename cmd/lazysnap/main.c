@@ -6,7 +6,9 @@
 #include <string.h>
 
 static const struct lzs_cli_verb verbs[] = {
-    {"index", "build, inspect and read layer indexes", lzs_cli_index},
+    {"index", "build, publish, inspect and read layer indexes", lzs_cli_index},
+    {"cat", "read a file of a remote image through its indexes: cat REF PATH", lzs_cli_cat},
+    {"ls", "list a directory of a remote image: ls REF [DIR] [-l]", lzs_cli_ls},
     {"version", "print the version", lzs_cli_version},
 };
 

@@ -1,0 +1,155 @@
+/* image: a layer's blob (registry or layout), its index (download, verify, decompress,
+ * validate), and building an index by streaming the blob once. */
+#include "image_i.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_error **err)
+{
+    const struct lzs_oci_descriptor *d = &img->layers[i].desc;
+    if (img->repo)
+        return lzs_blob_open_registry(out, img->repo, &d->digest, d->size, err);
+    lzs_autofree char *path = lzs_image_layout_blob_path(img->layout_dir, &d->digest);
+    if (!path)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    int rc = lzs_blob_open_file(out, path, err);
+    if (rc == 0 && lzs_blob_size(*out) != d->size) {
+        *out = lzs_blob_unref(*out);
+        rc = lzs_error_set(err, EBADMSG, "%s: size differs from the manifest's", path);
+    }
+    return rc;
+}
+
+/* The published (compressed) index blob of layer l into b, verified against its digest. */
+static int fetch_index_blob(lzs_image *img, const struct lzs_image_layer *l, struct lzs_buf *b,
+                            lzs_error **err)
+{
+    char ds[LZS_DIGEST_STR_MAX];
+    if (l->index_size > LZS_IMAGE_INDEX_BLOB_MAX)
+        return lzs_error_set(err, EMSGSIZE, "index blob %s: %" PRIu64 " bytes is too large",
+                             lzs_digest_format(&l->index_digest, ds), l->index_size);
+    if (!img->repo)
+        return lzs_image_layout_read_blob(img->layout_dir, &l->index_digest, b, err);
+    int rc = lzs_buf_reserve(b, (size_t)l->index_size, err);
+    if (rc == 0)
+        rc = lzs_repo_blob_read(img->repo, &l->index_digest, b->data, (size_t)l->index_size, 0,
+                                err);
+    if (rc < 0)
+        return rc;
+    b->len = (size_t)l->index_size;
+    b->data[b->len] = '\0';
+    return lzs_digest_verify(&l->index_digest, b->data, b->len, err);
+}
+
+/* The index must describe exactly this layer. */
+static int check_describes(const lzs_index *idx, const struct lzs_oci_descriptor *d,
+                           lzs_error **err)
+{
+    const struct lzs_index_info *info = lzs_index_info(idx);
+    char want[LZS_DIGEST_STR_MAX], got[LZS_DIGEST_STR_MAX];
+    if (!lzs_digest_is_equal(&info->blob_digest, &d->digest) || info->compressed_size != d->size)
+        return lzs_error_set(err, EBADMSG, "index describes layer %s (%" PRIu64
+                                           " bytes), not %s (%" PRIu64 " bytes)",
+                             lzs_digest_format(&info->blob_digest, got), info->compressed_size,
+                             lzs_digest_format(&d->digest, want), d->size);
+    return 0;
+}
+
+static int load_remote(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
+                       lzs_error **err)
+{
+    struct lzs_buf z = LZS_BUF_INIT(LZS_IMAGE_INDEX_BLOB_MAX);
+    struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
+    int rc = fetch_index_blob(img, l, &z, err);
+    if (rc == 0)
+        rc = lzs_zseek_zstd_decompress(z.data, z.len, &raw, err);
+    lzs_buf_dispose(&z);
+    if (rc == 0)
+        rc = lzs_index_load(out, raw.data, raw.len, err);
+    lzs_buf_dispose(&raw);
+    return rc;
+}
+
+int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err)
+{
+    const struct lzs_image_layer *l = &img->layers[i];
+    char ds[LZS_DIGEST_STR_MAX];
+    lzs_digest_format(&l->desc.digest, ds);
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    int rc;
+    switch (l->source) {
+    case LZS_IMAGE_SRC_NONE:
+        return lzs_error_set(err, ENOENT, "layer %s has no index", ds);
+    case LZS_IMAGE_SRC_LOCAL:
+        rc = lzs_index_open(&idx, l->local_path, err);
+        break;
+    default:
+        rc = load_remote(img, l, &idx, err);
+        break;
+    }
+    if (rc == 0)
+        rc = check_describes(idx, &l->desc, err);
+    if (rc < 0)
+        return lzs_error_wrap(err, "index of layer %s (from %s)", ds,
+                              lzs_image_source_name(l->source));
+    *out = lzs_steal_ptr(&idx);
+    return 0;
+}
+
+/* ---- building ------------------------------------------------------------------------------- */
+
+static ssize_t read_stream(void *data, void *buf, size_t n, lzs_error **err)
+{
+    return lzs_repo_stream_read(data, buf, n, err);
+}
+
+static ssize_t read_fd(void *data, void *buf, size_t n, lzs_error **err)
+{
+    return lzs_read_upto(*(int *)data, buf, n, err);
+}
+
+int lzs_image_build_index(lzs_image *img, size_t i, const struct lzs_layer_build_opts *opts,
+                          struct lzs_buf *out, struct lzs_layer_build_result *res,
+                          lzs_error **err)
+{
+    const struct lzs_oci_descriptor *d = &img->layers[i].desc;
+    struct lzs_layer_build_opts o = *opts;
+    o.expected = &d->digest;
+    char ds[LZS_DIGEST_STR_MAX];
+    int rc;
+    if (img->repo) {
+        lzs_cleanup(lzs_repo_stream_closep) lzs_repo_stream *s = NULL;
+        rc = lzs_repo_stream_open(&s, img->repo, &d->digest, err);
+        if (rc == 0)
+            rc = lzs_layer_build_index(read_stream, s, &o, out, res, err);
+    } else {
+        lzs_autofree char *path = lzs_image_layout_blob_path(img->layout_dir, &d->digest);
+        lzs_autoclose int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+            rc = path ? lzs_error_set_sys(err, errno, "%s", path)
+                      : lzs_error_set(err, ENOMEM, "out of memory");
+        else
+            rc = lzs_layer_build_index(read_fd, &fd, &o, out, res, err);
+    }
+    if (rc == 0 && res->info.compressed_size != d->size)
+        rc = lzs_error_set(err, EBADMSG, "blob is %" PRIu64 " bytes, the manifest says %" PRIu64,
+                           res->info.compressed_size, d->size);
+    return rc < 0 ? lzs_error_wrap(err, "layer %s", lzs_digest_format(&d->digest, ds)) : 0;
+}
+
+int lzs_image_write_local(const char *dir, const struct lzs_digest *layer, const void *stored,
+                          size_t n, lzs_error **err)
+{
+    lzs_autofree char *path = lzs_image_local_path(dir, layer);
+    if (!path)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    int rc = lzs_mkdir_p(path, 0755, err);
+    *slash = '/';
+    if (rc == 0)
+        rc = lzs_file_write_atomic(path, stored, n, 0644, err);
+    return rc;
+}
