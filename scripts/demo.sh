@@ -1,39 +1,48 @@
 #!/usr/bin/env bash
-# The main job, as far as lazysnap goes today: build it, make a sample gzip layer from this
-# machine's /usr, index it, and read one file by random access, showing how little of the layer
-# that touched. (The registry, the mount and containerd join this demo as they land.)
+# The main job, as far as lazysnap goes today: build it, start a registry on 127.0.0.1, push an
+# image made of this machine's /usr/bin and /usr/share, index it as CI would, then read one file
+# of the remote image through its indexes, showing how little of the image that fetched.
+# (The mount and containerd join this demo as they land.) Everything started is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh build
-command -v python3 >/dev/null || apt-get install -y -qq python3 >/dev/null
+scripts/deps.sh test
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DLZS_SANITIZERS= -DLZS_FUZZ=OFF >/dev/null
 cmake --build build-release -j "$(nproc)" --target lazysnap >/dev/null
 lz=$PWD/build-release/cmd/lazysnap/lazysnap
 $lz --version
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-echo "== packing /usr/share and /usr/bin into a gzip layer"
+# shellcheck source=../tests/integration/lib/rig.sh
+source tests/integration/lib/rig.sh
+rig_init
+cd "$RIG_TMP"
+rig_registry
+echo "== registry (docker-registry) on $RIG_REG; building an image from /usr/bin and /usr/share"
 # exit 1 from tar is "some files changed while read": fine for a demo
-tar -C / -cf "$work/layer.tar" usr/share usr/bin 2>/dev/null || [ $? -eq 1 ]
-gzip -6 "$work/layer.tar"
-echo "== lazysnap index build"
-$lz index build "$work/layer.tar.gz" -o "$work/layer.idx"
-$lz index inspect "$work/layer.idx" | sed -n '4,9p'
-file=$($lz index ls --json "$work/layer.idx" | python3 -c '
+tar -C / --sort=name -cf bin.tar usr/bin 2>/dev/null || [ $? -eq 1 ]
+tar -C / --sort=name -cf share.tar usr/share 2>/dev/null || [ $? -eq 1 ]
+rig_image_build_tar img:demo bin.tar share.tar
+rm -f bin.tar share.tar
+ref=$RIG_REG/demo:latest
+rig_image_push img:demo "$ref"
+
+echo "== lazysnap index create $ref   (what CI runs after the push)"
+$lz index create --plain-http "$ref"
+echo "== lazysnap index list $ref"
+$lz index list --plain-http "$ref"
+file=$(cd /usr/share && find doc -name copyright -size +4k | sort | sed -n '40p')
+echo "== lazysnap ls $ref /usr/share/$(dirname "$file")"
+$lz ls -l --plain-http "$ref" "/usr/share/$(dirname "$file")"
+echo "== lazysnap cat $ref /usr/share/$file"
+$lz cat --stats --plain-http "$ref" "/usr/share/$file" >out 2>stats
+head -n 6 out
+total=$($lz index list --json --plain-http "$ref" |
+    python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
+python3 - stats "$total" "$file" <<'PY'
 import json, sys
-files = [json.loads(l) for l in sys.stdin]
-files = [e for e in files if e["type"] == "regular" and e["path"].endswith("/copyright")
-         and e["size"] > 4000] or [e for e in files if e["type"] == "regular" and e["size"] > 0]
-print(files[len(files) * 2 // 3]["path"])')
-echo "== lazysnap index cat $file"
-$lz index cat --stats "$work/layer.tar.gz" "$work/layer.idx" "$file" >"$work/out" 2>"$work/stats"
-head -n 6 "$work/out"
-python3 - "$work/stats" "$work/layer.tar.gz" "$file" <<'PY'
-import json, os, sys
 s = json.load(open(sys.argv[1]))
-total = os.path.getsize(sys.argv[2])
-print(f"== read /{sys.argv[3]} by fetching {s['bytes_read'] / 1024:.0f} KiB of the "
-      f"{total / 2**20:.0f} MiB layer ({100 * s['bytes_read'] / total:.2f}%) in {s['reads']} "
-      f"read(s), decoding {s['decompressed'] / 1024:.0f} KiB; content verified against its sha256")
+total = int(sys.argv[2])
+print(f"== read /usr/share/{sys.argv[3]} by fetching {s['bytes_fetched'] / 1024:.0f} KiB of the "
+      f"{total / 2**20:.0f} MiB image ({100 * s['bytes_fetched'] / total:.2f}%) in "
+      f"{s['requests']} requests (manifests and indexes included); content verified against "
+      f"its sha256")
 PY

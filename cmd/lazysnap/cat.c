@@ -35,8 +35,7 @@ static int copy_out(lzs_file_reader *r, const uint8_t *want, lzs_error **err)
     return 0;
 }
 
-static int cat_remote(struct lzs_cli_remote *r, const char *ref, const char *path,
-                      lzs_error **err)
+static int cat_remote(struct lzs_cli_remote *r, const char *ref, const char *path, lzs_error **err)
 {
     lzs_cleanup(lzs_image_view_freep) lzs_image_view *v = NULL;
     lzs_cleanup(lzs_file_reader_freep) lzs_file_reader *fr = NULL;
@@ -58,9 +57,10 @@ static int cat_remote(struct lzs_cli_remote *r, const char *ref, const char *pat
 
 int lzs_cli_cat(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        LZS_CLI_REMOTE_LONGOPTS, {"stats", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {LZS_CLI_REMOTE_LONGOPTS,
+                                         {"stats", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     lzs_cleanup(lzs_cli_remote_dispose) struct lzs_cli_remote r;
     lzs_cli_remote_init(&r);
     bool stats = false;

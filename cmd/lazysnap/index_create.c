@@ -170,7 +170,8 @@ static int usage(void)
            "  --min-layer-size N    leave smaller layers unindexed (default 10M)\n"
            "  --span BYTES          distance between gzip checkpoints (default 1M)\n"
            "  --oci-layout DIR[:T]  index an image of an OCI layout; the artifact is written\n"
-           "                        into the layout, tagged sha256-HEX of the image manifest\n" LZS_CLI_REMOTE_USAGE);
+           "                        into the layout, tagged sha256-HEX of the image "
+           "manifest\n" LZS_CLI_REMOTE_USAGE);
     return LZS_EXIT_OK;
 }
 

@@ -49,8 +49,7 @@ static void print_json(lzs_image *img)
         } else if (l->source != LZS_IMAGE_SRC_NONE) {
             lzs_buf_printf(&b, NULL, ",\"index\":\"%s\",\"index_size\":%" PRIu64,
                            lzs_digest_format(&l->index_digest, ds), l->index_size);
-            lzs_buf_printf(&b, NULL, ",\"artifact\":\"%s\"",
-                           lzs_digest_format(&l->artifact, ds));
+            lzs_buf_printf(&b, NULL, ",\"artifact\":\"%s\"", lzs_digest_format(&l->artifact, ds));
         }
         lzs_buf_printf(&b, NULL, "}");
     }
@@ -82,7 +81,8 @@ int lzs_cli_index_list(int argc, char **argv)
             layout = true;
         else if (c == 'h')
             return printf("usage: lazysnap index list REF [--json] [options]\n"
-                          "       lazysnap index list --oci-layout DIR[:TAG] [--json]\n" LZS_CLI_REMOTE_USAGE),
+                          "       lazysnap index list --oci-layout DIR[:TAG] "
+                          "[--json]\n" LZS_CLI_REMOTE_USAGE),
                    LZS_EXIT_OK;
         else
             return lzs_cli_usage_error("index list: bad option '%s'", argv[optind - 1]);

@@ -40,8 +40,7 @@ void lzs_cli_print_long(const struct lzs_index_entry *e, const char *name)
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
     else
         snprintf(when, sizeof(when), "%" PRId64, e->mtime_sec);
-    printf("%s %s %8s %s %s%s", mode, owner, size, when, name,
-           e->type == LZS_ENTRY_DIR ? "/" : "");
+    printf("%s %s %8s %s %s%s", mode, owner, size, when, name, e->type == LZS_ENTRY_DIR ? "/" : "");
     if (e->type == LZS_ENTRY_SYMLINK)
         printf(" -> %s", e->link);
     else if (e->type == LZS_ENTRY_HARDLINK)

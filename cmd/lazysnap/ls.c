@@ -31,9 +31,10 @@ static int ls_remote(struct lzs_cli_remote *r, const char *ref, const char *dir,
 
 int lzs_cli_ls(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        LZS_CLI_REMOTE_LONGOPTS, {"long", no_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {LZS_CLI_REMOTE_LONGOPTS,
+                                         {"long", no_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     lzs_cleanup(lzs_cli_remote_dispose) struct lzs_cli_remote r;
     lzs_cli_remote_init(&r);
     bool lng = false;

@@ -48,8 +48,7 @@ int lzs_cli_remote_option(struct lzs_cli_remote *r, int c, const char *arg)
         return 0;
     case LZS_OPT_RETRIES:
         if (lzs_parse_u64(arg, &v, &err) < 0 || v > LZS_CONFIG_MAX_RETRIES)
-            return lzs_cli_usage_error("--retries: %s",
-                                       err ? err->msg : "at most 100 retries");
+            return lzs_cli_usage_error("--retries: %s", err ? err->msg : "at most 100 retries");
         r->retries = (long)v;
         return 0;
     default:
@@ -84,8 +83,7 @@ static int open_registry(struct lzs_cli_remote *r, lzs_error **err)
     return lzs_registry_new(&r->reg, &o, err);
 }
 
-int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layout,
-                        lzs_error **err)
+int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layout, lzs_error **err)
 {
     struct lzs_oci_platform p;
     struct lzs_image_open_opts o = {.platform = r->platform ? &p : NULL};
@@ -118,6 +116,6 @@ void lzs_cli_remote_print_stats(const struct lzs_cli_remote *r)
     struct lzs_registry_stats s = {0};
     if (r->reg)
         lzs_registry_stats(r->reg, &s);
-    fprintf(stderr, "{\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64 "}\n",
-            s.bytes_fetched, s.requests);
+    fprintf(stderr, "{\"bytes_fetched\":%" PRIu64 ",\"requests\":%" PRIu64 "}\n", s.bytes_fetched,
+            s.requests);
 }

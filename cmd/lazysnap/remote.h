@@ -19,23 +19,23 @@ enum {
     LZS_OPT_RETRIES,
 };
 
-#define LZS_CLI_REMOTE_LONGOPTS                                      \
-    {"config", required_argument, NULL, LZS_OPT_CONFIG},             \
-        {"hosts-dir", required_argument, NULL, LZS_OPT_HOSTS_DIR},   \
-        {"plain-http", no_argument, NULL, LZS_OPT_PLAIN_HTTP},       \
-        {"platform", required_argument, NULL, LZS_OPT_PLATFORM},     \
-        {"index-dir", required_argument, NULL, LZS_OPT_INDEX_DIR},   \
-        {"timeout", required_argument, NULL, LZS_OPT_TIMEOUT},       \
-    {                                                                \
-        "retries", required_argument, NULL, LZS_OPT_RETRIES          \
+#define LZS_CLI_REMOTE_LONGOPTS                                    \
+    {"config", required_argument, NULL, LZS_OPT_CONFIG},           \
+        {"hosts-dir", required_argument, NULL, LZS_OPT_HOSTS_DIR}, \
+        {"plain-http", no_argument, NULL, LZS_OPT_PLAIN_HTTP},     \
+        {"platform", required_argument, NULL, LZS_OPT_PLATFORM},   \
+        {"index-dir", required_argument, NULL, LZS_OPT_INDEX_DIR}, \
+        {"timeout", required_argument, NULL, LZS_OPT_TIMEOUT},     \
+    {                                                              \
+        "retries", required_argument, NULL, LZS_OPT_RETRIES        \
     }
 
-#define LZS_CLI_REMOTE_USAGE                                                                    \
+#define LZS_CLI_REMOTE_USAGE                                                                   \
     "  --config FILE      lazysnap config (default " LZS_CONFIG_DEFAULT_PATH ", if present)\n" \
     "  --hosts-dir DIR    containerd registry hosts directory (hosts.toml)\n"                  \
     "  --plain-http       talk http to registries without a hosts.toml\n"                      \
-    "  --platform P       os/arch[/variant] of the image to use (default: this host's)\n"       \
-    "  --index-dir DIR    local index directory (DIR/sha256/HEX.index)\n"                       \
+    "  --platform P       os/arch[/variant] of the image to use (default: this host's)\n"      \
+    "  --index-dir DIR    local index directory (DIR/sha256/HEX.index)\n"                      \
     "  --timeout DUR      deadline of one registry request, retries included (e.g. 30s)\n"     \
     "  --retries N        retries of a failed registry request\n"
 
@@ -56,8 +56,7 @@ void lzs_cli_remote_dispose(struct lzs_cli_remote *r);
 int lzs_cli_remote_option(struct lzs_cli_remote *r, int c, const char *arg);
 /* Load the config, then open the image: a registry reference, or with layout an OCI layout
  * "DIR[:TAG]". */
-int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layout,
-                        lzs_error **err);
+int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layout, lzs_error **err);
 /* The local index directory: --index-dir, else the config's [index] local_dir, else NULL. */
 const char *lzs_cli_remote_index_dir(const struct lzs_cli_remote *r);
 /* {"bytes_fetched":N,"requests":M} on stderr. */

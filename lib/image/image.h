@@ -96,13 +96,12 @@ int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_erro
 /* Build the index of layer i, streaming its blob once (registry stream or layout file) and
  * verifying its digest and size. out receives the stored (uncompressed) index. */
 int lzs_image_build_index(lzs_image *img, size_t i, const struct lzs_layer_build_opts *opts,
-                          struct lzs_buf *out, struct lzs_layer_build_result *res,
-                          lzs_error **err);
+                          struct lzs_buf *out, struct lzs_layer_build_result *res, lzs_error **err);
 
 /* One built layer index to publish. */
 struct lzs_image_built {
-    size_t layer;         /* position in the image */
-    const void *stored;   /* the index as built (uncompressed) */
+    size_t layer;       /* position in the image */
+    const void *stored; /* the index as built (uncompressed) */
     size_t stored_size;
 };
 
@@ -153,12 +152,12 @@ int lzs_image_view_lookup(lzs_image_view *v, const char *path, bool follow,
  * lower layers hidden below opaque directories and by non-directories above. The callback
  * gets each name and node; stop early by returning non-zero (returned as is). */
 typedef int (*lzs_image_readdir_fn)(void *data, const char *name, const struct lzs_image_node *n);
-int lzs_image_view_readdir(lzs_image_view *v, const char *path, lzs_image_readdir_fn fn,
-                           void *data, lzs_error **err);
+int lzs_image_view_readdir(lzs_image_view *v, const char *path, lzs_image_readdir_fn fn, void *data,
+                           lzs_error **err);
 
 /* A reader of regular file node (from lookup). */
-int lzs_image_view_open(lzs_image_view *v, const struct lzs_image_node *node,
-                        lzs_file_reader **out, lzs_error **err);
+int lzs_image_view_open(lzs_image_view *v, const struct lzs_image_node *node, lzs_file_reader **out,
+                        lzs_error **err);
 
 /* Bytes read from the layers' blobs so far, and the index of layer i (borrowed). */
 void lzs_image_view_stats(const lzs_image_view *v, struct lzs_blob_stats *out);

@@ -116,7 +116,7 @@ int lzs_image_open_layout(lzs_image **out, const char *layout,
         return lzs_error_set(err, ENOMEM, "out of memory");
     lzs_buf_init(&img->body, LZS_OCI_BODY_MAX);
     snprintf(img->name, sizeof(img->name), "layout %s", layout);
-    size_t i;
+    size_t i = 0;
     int rc = split_layout(layout, &img->layout_dir, &tag, err);
     if (rc == 0)
         rc = lzs_image_layout_index(img->layout_dir, &idx, err);
@@ -132,8 +132,8 @@ int lzs_image_open_layout(lzs_image **out, const char *layout,
     if (rc == 0)
         rc = lzs_image_layout_read_blob(img->layout_dir, &d, &body, err);
     if (rc == 0)
-        rc = lzs_image_select(img, &body, lzs_steal_ptr(&ct), &d, opts, layout_get,
-                              img->layout_dir, err);
+        rc = lzs_image_select(img, &body, lzs_steal_ptr(&ct), &d, opts, layout_get, img->layout_dir,
+                              err);
     free(ct);
     lzs_buf_dispose(&body);
     if (rc < 0)

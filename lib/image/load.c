@@ -34,8 +34,8 @@ static int fetch_index_blob(lzs_image *img, const struct lzs_image_layer *l, str
         return lzs_image_layout_read_blob(img->layout_dir, &l->index_digest, b, err);
     int rc = lzs_buf_reserve(b, (size_t)l->index_size, err);
     if (rc == 0)
-        rc = lzs_repo_blob_read(img->repo, &l->index_digest, b->data, (size_t)l->index_size, 0,
-                                err);
+        rc =
+            lzs_repo_blob_read(img->repo, &l->index_digest, b->data, (size_t)l->index_size, 0, err);
     if (rc < 0)
         return rc;
     b->len = (size_t)l->index_size;
@@ -50,8 +50,9 @@ static int check_describes(const lzs_index *idx, const struct lzs_oci_descriptor
     const struct lzs_index_info *info = lzs_index_info(idx);
     char want[LZS_DIGEST_STR_MAX], got[LZS_DIGEST_STR_MAX];
     if (!lzs_digest_is_equal(&info->blob_digest, &d->digest) || info->compressed_size != d->size)
-        return lzs_error_set(err, EBADMSG, "index describes layer %s (%" PRIu64
-                                           " bytes), not %s (%" PRIu64 " bytes)",
+        return lzs_error_set(err, EBADMSG,
+                             "index describes layer %s (%" PRIu64 " bytes), not %s (%" PRIu64
+                             " bytes)",
                              lzs_digest_format(&info->blob_digest, got), info->compressed_size,
                              lzs_digest_format(&d->digest, want), d->size);
     return 0;
@@ -111,8 +112,7 @@ static ssize_t read_fd(void *data, void *buf, size_t n, lzs_error **err)
 }
 
 int lzs_image_build_index(lzs_image *img, size_t i, const struct lzs_layer_build_opts *opts,
-                          struct lzs_buf *out, struct lzs_layer_build_result *res,
-                          lzs_error **err)
+                          struct lzs_buf *out, struct lzs_layer_build_result *res, lzs_error **err)
 {
     const struct lzs_oci_descriptor *d = &img->layers[i].desc;
     struct lzs_layer_build_opts o = *opts;

@@ -11,8 +11,7 @@ struct sink {
     uint64_t pushed;
 };
 
-static int put_blob(struct sink *s, const void *p, size_t n, struct lzs_digest *d,
-                    lzs_error **err)
+static int put_blob(struct sink *s, const void *p, size_t n, struct lzs_digest *d, lzs_error **err)
 {
     s->pushed += n;
     if (!s->img->repo)
@@ -28,11 +27,11 @@ struct layer_slot {
 };
 
 static int push_layer_index(struct sink *s, const struct lzs_image_built *b,
-                            struct lzs_oci_descriptor *d, struct layer_slot *slot,
-                            lzs_error **err)
+                            struct lzs_oci_descriptor *d, struct layer_slot *slot, lzs_error **err)
 {
     struct lzs_buf z = LZS_BUF_INIT(LZS_IMAGE_INDEX_BLOB_MAX);
-    int rc = lzs_zseek_zstd_compress(b->stored, b->stored_size, LZS_LAYER_INDEX_ZSTD_LEVEL, &z, err);
+    int rc =
+        lzs_zseek_zstd_compress(b->stored, b->stored_size, LZS_LAYER_INDEX_ZSTD_LEVEL, &z, err);
     if (rc == 0)
         rc = put_blob(s, z.data, z.len, &d->digest, err);
     d->size = z.len;
@@ -90,9 +89,8 @@ static int merged_list(const struct lzs_oci_index *old, const struct lzs_oci_des
             v[n++] = *d;
     }
     v[n++] = *mine;
-    struct lzs_oci_index idx = {.media_type = (char *)LZS_OCI_MT_INDEX,
-                                .manifests = v,
-                                .n_manifests = n};
+    struct lzs_oci_index idx = {
+        .media_type = (char *)LZS_OCI_MT_INDEX, .manifests = v, .n_manifests = n};
     if (old && old->annotations) {
         idx.annotations = old->annotations;
         idx.n_annotations = old->n_annotations;
@@ -112,8 +110,8 @@ static int update_tag(lzs_image *img, const struct lzs_oci_descriptor *mine, lzs
     if (rc == -ENOENT) {
         lzs_error_free(err);
         rc = 0;
-    } else if (rc == 0 && lzs_oci_detect(m.body.data, m.body.len, m.content_type, &kind, NULL) ==
-                              0 &&
+    } else if (rc == 0 &&
+               lzs_oci_detect(m.body.data, m.body.len, m.content_type, &kind, NULL) == 0 &&
                kind == LZS_OCI_KIND_INDEX) {
         rc = lzs_oci_index_parse(&old, m.body.data, m.body.len, m.content_type, err);
     } else if (rc == 0) {
@@ -203,7 +201,7 @@ int lzs_image_publish(lzs_image *img, const struct lzs_image_built *built, size_
     }
     res->artifact = mine.digest;
     res->artifact_size = body.len;
-    res->pushed_bytes = s.pushed + body.len;
+    res->pushed_bytes = s.pushed + (img->repo ? body.len : 0); /* layouts count it in put_blob */
     lzs_buf_dispose(&body);
     return rc < 0 ? lzs_error_wrap(err, "%s: publishing the index", img->name) : 0;
 }

@@ -95,8 +95,8 @@ static int collect(lzs_image_view *v, const struct lzs_image_node *dir, const ch
     return 0;
 }
 
-int lzs_image_view_readdir(lzs_image_view *v, const char *path, lzs_image_readdir_fn fn,
-                           void *data, lzs_error **err)
+int lzs_image_view_readdir(lzs_image_view *v, const char *path, lzs_image_readdir_fn fn, void *data,
+                           lzs_error **err)
 {
     struct lzs_image_node dir;
     int rc = lzs_image_view_lookup(v, path, true, &dir, err);

@@ -88,8 +88,9 @@ static bool layer_hides(const lzs_index *idx, const char *p)
         size_t dirlen = slash ? (size_t)(slash - p) : 0;
         const char *base = slash ? slash + 1 : p;
         char wh[VIEW_PATH_MAX];
-        if (end > 0 && snprintf(wh, sizeof(wh), WH_PREFIX "%.*s", (int)(p + end - base), base) <
-                           (int)sizeof(wh) &&
+        if (end > 0 &&
+            snprintf(wh, sizeof(wh), WH_PREFIX "%.*s", (int)(p + end - base), base) <
+                (int)sizeof(wh) &&
             has_child(idx, p, dirlen, wh))
             return true;
         if (end == len)
@@ -227,8 +228,8 @@ int lzs_image_view_lookup(lzs_image_view *v, const char *path, bool follow,
     return 0;
 }
 
-int lzs_image_view_open(lzs_image_view *v, const struct lzs_image_node *node,
-                        lzs_file_reader **out, lzs_error **err)
+int lzs_image_view_open(lzs_image_view *v, const struct lzs_image_node *node, lzs_file_reader **out,
+                        lzs_error **err)
 {
     if (node->entry.type != LZS_ENTRY_REG)
         return lzs_error_set(err, EINVAL, "%s: not a regular file (%s)", node->entry.path,

@@ -67,7 +67,9 @@ static void token_remove(lzs_registry *r, struct reg_token *t)
 static void token_store(lzs_registry *r, const char *host, const char *scope, const char *token,
                         uint64_t ttl_ms)
 {
-    struct reg_token t = {.host = strdup(host), .scope = strdup(scope), .token = strdup(token),
+    struct reg_token t = {.host = strdup(host),
+                          .scope = strdup(scope),
+                          .token = strdup(token),
                           .expires_ms = reg_now_ms() + ttl_ms};
     pthread_mutex_lock(&r->auth_lock);
     struct reg_token *old = token_find(r, host, scope);
@@ -164,25 +166,29 @@ static char *basic_value(const struct reg_creds *c)
 
 static char *token_url(const struct token_req *q)
 {
-    char *with_service = q->service ? reg_url_add_query(q->realm, "service", q->service)
-                                    : strdup(q->realm);
+    char *with_service =
+        q->service ? reg_url_add_query(q->realm, "service", q->service) : strdup(q->realm);
     char *url = with_service ? reg_url_add_query(with_service, "scope", q->scope) : NULL;
     free(with_service);
     return url;
 }
 
-static int token_fetch(lzs_registry *r, const struct token_req *q, char **token,
-                       uint64_t *ttl_ms, lzs_error **err)
+static int token_fetch(lzs_registry *r, const struct token_req *q, char **token, uint64_t *ttl_ms,
+                       lzs_error **err)
 {
     bool oauth = q->creds->identity_token != NULL;
     struct lzs_buf form = LZS_BUF_INIT(SIZE_MAX), body = LZS_BUF_INIT(TOKEN_BODY_MAX + 1);
     lzs_autofree char *auth = oauth ? NULL : basic_value(q->creds);
     lzs_autofree char *url = oauth ? strdup(q->realm) : token_url(q);
     int rc = !url || (oauth && token_form(q, &form) < 0) ? -ENOMEM : 0;
-    struct reg_op op = {.method = oauth ? "POST" : "GET", .url = url, .auth = auth,
-                        .accept = "application/json", .cancel = q->cancel,
+    struct reg_op op = {.method = oauth ? "POST" : "GET",
+                        .url = url,
+                        .auth = auth,
+                        .accept = "application/json",
+                        .cancel = q->cancel,
                         .content_type = "application/x-www-form-urlencoded",
-                        .body = form.data, .body_len = form.len};
+                        .body = form.data,
+                        .body_len = form.len};
     if (rc < 0)
         rc = lzs_error_set(err, ENOMEM, "out of memory");
     else
@@ -196,8 +202,7 @@ static int token_fetch(lzs_registry *r, const struct token_req *q, char **token,
     return rc;
 }
 
-/* ---- credentials ------------------------------------------------------------------------------
- */
+/* ---- credentials ----------------------------------------------------------------------------- */
 
 static int creds_copy(struct reg_creds *dst, const struct reg_creds *src)
 {
@@ -268,8 +273,8 @@ int reg_auth_challenge(lzs_registry *r, const char *host, const char *scope, con
     const struct reg_challenge *c = reg_challenges_pick(&cs);
     if (!c) {
         reg_challenges_dispose(&cs);
-        return lzs_error_set(err, EACCES, "no Basic or Bearer challenge in WWW-Authenticate \"%.200s\"",
-                             www);
+        return lzs_error_set(err, EACCES,
+                             "no Basic or Bearer challenge in WWW-Authenticate \"%.200s\"", www);
     }
     pthread_mutex_lock(&r->auth_lock);
     struct reg_host *h = host_get(r, host);
@@ -289,8 +294,20 @@ int reg_auth_challenge(lzs_registry *r, const char *host, const char *scope, con
 }
 
 /* A fresh token for host and scope, from the realm it named; stored in the cache. */
-static int bearer_new(lzs_registry *r, const char *host, struct token_req *q, char **value,
-                      lzs_error **err)
+/* "Bearer T" for a valid cached token of host and scope, else NULL. */
+static char *cached_bearer(lzs_registry *r, const char *host, const char *scope)
+{
+    char *value = NULL;
+    pthread_mutex_lock(&r->auth_lock);
+    struct reg_token *t = token_find(r, host, scope);
+    if (t && t->expires_ms > reg_now_ms() && asprintf(&value, "Bearer %s", t->token) < 0)
+        value = NULL;
+    pthread_mutex_unlock(&r->auth_lock);
+    return value;
+}
+
+static int bearer_fetch(lzs_registry *r, const char *host, struct token_req *q, char **value,
+                        lzs_error **err)
 {
     struct reg_creds creds;
     int rc = creds_get(r, host, &creds, err);
@@ -307,6 +324,18 @@ static int bearer_new(lzs_registry *r, const char *host, struct token_req *q, ch
     rc = asprintf(value, "Bearer %s", token) < 0 ? -ENOMEM : 0;
     free(token);
     return rc < 0 ? lzs_error_set(err, ENOMEM, "out of memory") : 0;
+}
+
+/* A token for host and scope obtained now: threads that miss it together fetch it once (the
+ * others take the one stored meanwhile). */
+static int bearer_new(lzs_registry *r, const char *host, struct token_req *q, char **value,
+                      lzs_error **err)
+{
+    pthread_mutex_lock(&r->token_fetch_lock);
+    *value = cached_bearer(r, host, q->scope);
+    int rc = *value ? 0 : bearer_fetch(r, host, q, value, err);
+    pthread_mutex_unlock(&r->token_fetch_lock);
+    return rc;
 }
 
 static int basic_new(lzs_registry *r, const char *host, char **value, lzs_error **err)
@@ -332,21 +361,21 @@ int reg_auth_value(lzs_registry *r, const char *host, const char *scope, uint64_
     pthread_mutex_lock(&r->auth_lock);
     struct reg_host *h = host_get(r, host);
     enum reg_auth_scheme scheme = h ? h->scheme : REG_AUTH_NONE;
-    struct reg_token *t = scheme == REG_AUTH_BEARER ? token_find(r, host, scope) : NULL;
-    if (t && !getenv("MUTANT") && t->expires_ms > reg_now_ms() && asprintf(value, "Bearer %s", t->token) < 0)
-        *value = NULL;
-    char *realm = scheme == REG_AUTH_BEARER && !*value ? lzs_strdup0(h->realm) : NULL;
+    char *realm = scheme == REG_AUTH_BEARER ? lzs_strdup0(h->realm) : NULL;
     char *service = realm ? lzs_strdup0(h->service) : NULL;
     pthread_mutex_unlock(&r->auth_lock);
-    if (*value || scheme == REG_AUTH_NONE)
-        return 0; /* a cached token, or anonymous until the host asks */
-    *fresh = true;
-    int rc;
-    if (scheme == REG_AUTH_BASIC) {
+    if (scheme == REG_AUTH_BEARER)
+        *value = cached_bearer(r, host, scope);
+    int rc = 0;
+    if (*value || scheme == REG_AUTH_NONE) {
+        /* a cached token, or anonymous until the host asks */
+    } else if (scheme == REG_AUTH_BASIC) {
+        *fresh = true;
         rc = basic_new(r, host, value, err);
     } else if (!realm) {
         rc = lzs_error_set(err, ENOMEM, "out of memory");
     } else {
+        *fresh = true;
         q.realm = realm, q.service = service;
         rc = bearer_new(r, host, &q, value, err);
     }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- curl's global state: initialised by the first client, released by the last ------------ */
+/* ---- curl's global state: initialised by the first client, released by the last -------------- */
 
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned global_users; /* protected by global_lock */
@@ -30,8 +30,7 @@ static void global_unref(void)
     pthread_mutex_unlock(&global_lock);
 }
 
-/* ---- time -------------------------------------------------------------------------------------
- */
+/* ---- time ------------------------------------------------------------------------------------ */
 
 uint64_t reg_now_ms(void)
 {
@@ -119,8 +118,7 @@ static int share_new(lzs_registry *r, lzs_error **err)
     return 0;
 }
 
-/* ---- handles ----------------------------------------------------------------------------------
- */
+/* ---- handles --------------------------------------------------------------------------------- */
 
 CURL *reg_handle_get(lzs_registry *r)
 {
@@ -180,6 +178,7 @@ int lzs_registry_new(lzs_registry **out, const struct lzs_registry_opts *opts, l
     }
     pthread_mutex_init(&r->pool_lock, NULL);
     pthread_mutex_init(&r->auth_lock, NULL);
+    pthread_mutex_init(&r->token_fetch_lock, NULL);
     pthread_mutex_init(&r->url_lock, NULL);
     if ((rc = copy_opts(r, opts, err)) < 0 || (rc = share_new(r, err)) < 0) {
         lzs_registry_free(r);
@@ -209,6 +208,7 @@ void lzs_registry_free(lzs_registry *r)
     free(r->hosts_dir), free(r->docker_config), free(r->user_agent);
     pthread_mutex_destroy(&r->pool_lock);
     pthread_mutex_destroy(&r->auth_lock);
+    pthread_mutex_destroy(&r->token_fetch_lock);
     pthread_mutex_destroy(&r->url_lock);
     free(r);
     global_unref();
@@ -221,8 +221,7 @@ void lzs_registry_stats(const lzs_registry *r, struct lzs_registry_stats *out)
     out->retries = atomic_load_explicit(&r->retries_done, memory_order_relaxed);
 }
 
-/* ---- final URLs of blobs ---------------------------------------------------------------------
- */
+/* ---- final URLs of blobs --------------------------------------------------------------------- */
 
 char *reg_blob_url_get(lzs_registry *r, const char *key)
 {

@@ -116,8 +116,8 @@ static const char *helper_for(const struct reg_json *doc, const char *host, cons
     *server = is_docker_hub(host) ? DOCKER_HUB_KEY : host;
     for (size_t i = 0; helpers && helpers->type == REG_JSON_OBJ && i < helpers->n; i++) {
         const char *name = reg_json_str(&helpers->items[i]);
-        if (name && name[0] && (strcmp(helpers->keys[i], host) == 0 ||
-                                key_matches(helpers->keys[i], host))) {
+        if (name && name[0] &&
+            (strcmp(helpers->keys[i], host) == 0 || key_matches(helpers->keys[i], host))) {
             *server = helpers->keys[i];
             return name;
         }
@@ -171,8 +171,7 @@ int reg_creds_from_helper(const char *json, size_t n, struct reg_creds *out, lzs
     return rc;
 }
 
-/* ---- docker-credential-NAME get --------------------------------------------------------------
- */
+/* ---- docker-credential-NAME get -------------------------------------------------------------- */
 
 struct child {
     pid_t pid;
@@ -265,8 +264,8 @@ static int helper_result(const char *prog, int status, const struct lzs_buf *b,
     if (strstr(line, "credentials not found"))
         return 0; /* the helper knows nothing about this host: anonymous */
     if (WIFEXITED(status))
-        return lzs_error_set(err, EACCES, "%s get: exit status %d%s%s", prog,
-                             WEXITSTATUS(status), line[0] ? ": " : "", line);
+        return lzs_error_set(err, EACCES, "%s get: exit status %d%s%s", prog, WEXITSTATUS(status),
+                             line[0] ? ": " : "", line);
     return lzs_error_set(err, EACCES, "%s get: killed by signal %d", prog, WTERMSIG(status));
 }
 
@@ -275,8 +274,8 @@ int reg_creds_run_helper(const char *name, const char *server, uint64_t timeout_
 {
     char prog[256];
     memset(out, 0, sizeof(*out));
-    if (strchr(name, '/') || snprintf(prog, sizeof(prog), "docker-credential-%s", name) >=
-                                 (int)sizeof(prog))
+    if (strchr(name, '/') ||
+        snprintf(prog, sizeof(prog), "docker-credential-%s", name) >= (int)sizeof(prog))
         return lzs_error_set(err, EINVAL, "bad credential helper name \"%.100s\"", name);
     struct child c;
     int rc = spawn_helper(prog, &c, err);
@@ -297,7 +296,7 @@ int reg_creds_run_helper(const char *name, const char *server, uint64_t timeout_
     return rc;
 }
 
-/* ---- config.json --------------------------------------------------------------------------- */
+/* ---- config.json ----------------------------------------------------------------------------- */
 
 static char *config_path(const char *dir)
 {
@@ -336,8 +335,7 @@ static int lookup_in(const char *path, const struct lzs_buf *json, const char *h
 {
     lzs_autofree char *helper = NULL;
     lzs_autofree char *server = NULL;
-    int rc = reg_creds_from_config(lzs_buf_cstr(json), json->len, host, out, &helper, &server,
-                                   err);
+    int rc = reg_creds_from_config(lzs_buf_cstr(json), json->len, host, out, &helper, &server, err);
     if (rc < 0)
         return lzs_error_wrap(err, "%s", path);
     if (!helper)

@@ -310,7 +310,7 @@ char *reg_media_type(const char *content_type)
     return out;
 }
 
-/* ---- registry error bodies ----------------------------------------------------------------- */
+/* ---- registry error bodies ------------------------------------------------------------------- */
 
 bool reg_error_body_message(const char *body, size_t n, char *out, size_t len)
 {

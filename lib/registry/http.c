@@ -97,8 +97,8 @@ static void header_line(struct reg_resp *r, const char *p, size_t n)
         char num[24];
         uint64_t len;
         snprintf(num, sizeof(num), "%.*s", (int)(vlen < 23 ? vlen : 23), v);
-        r->content_length = lzs_parse_u64(num, &len, NULL) == 0 && len <= INT64_MAX ? (int64_t)len
-                                                                                    : -1;
+        r->content_length =
+            lzs_parse_u64(num, &len, NULL) == 0 && len <= INT64_MAX ? (int64_t)len : -1;
         return;
     }
     for (size_t i = 0; i < LZS_ARRAY_SIZE(known); i++)

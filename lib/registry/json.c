@@ -19,8 +19,7 @@ static int fail(struct parser *ps, const char *what)
 
 static void skip_ws(struct parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -167,8 +166,8 @@ static struct reg_json *add_item(struct parser *ps, struct reg_json *v)
         struct reg_json *items = lzs_realloc_array(v->items, cap, sizeof(*items));
         if (items)
             v->items = items;
-        char **keys = v->type == REG_JSON_OBJ ? lzs_realloc_array(v->keys, cap, sizeof(*keys))
-                                              : NULL;
+        char **keys =
+            v->type == REG_JSON_OBJ ? lzs_realloc_array(v->keys, cap, sizeof(*keys)) : NULL;
         if (keys)
             v->keys = keys;
         if (!items || (v->type == REG_JSON_OBJ && !keys)) {

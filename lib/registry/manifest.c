@@ -5,11 +5,11 @@
 #include <ctype.h>
 #include <string.h>
 
-#define MANIFEST_ACCEPT                                                                           \
-    LZS_OCI_MT_MANIFEST ", " LZS_OCI_MT_INDEX ", " LZS_OCI_MT_DOCKER_MANIFEST                     \
+#define MANIFEST_ACCEPT                                                       \
+    LZS_OCI_MT_MANIFEST ", " LZS_OCI_MT_INDEX ", " LZS_OCI_MT_DOCKER_MANIFEST \
                         ", " LZS_OCI_MT_DOCKER_LIST
 
-/* ---- a manifest read into memory, with the headers that describe it ------------------------ */
+/* ---- a manifest read into memory, with the headers that describe it -------------------------- */
 
 void reg_doc_init(struct reg_doc *d)
 {
@@ -48,8 +48,7 @@ static int doc_data(void *ctx, const char *p, size_t n, lzs_error **err)
     return reg_buf_sink.data(&((struct reg_doc *)ctx)->body, p, n, err);
 }
 
-const struct reg_sink reg_doc_sink = {.begin = doc_begin, .headers = doc_headers,
-                                      .data = doc_data};
+const struct reg_sink reg_doc_sink = {.begin = doc_begin, .headers = doc_headers, .data = doc_data};
 
 /* The Docker-Content-Digest the registry sent must be the digest of body. */
 int reg_doc_check_digest(const char *header, const void *body, size_t n, const char *what,
@@ -62,11 +61,10 @@ int reg_doc_check_digest(const char *header, const void *body, size_t n, const c
     return rc < 0 ? lzs_error_wrap(err, "%s: Docker-Content-Digest %s", what, header) : 0;
 }
 
-/* ---- GET ----------------------------------------------------------------------------------- */
+/* ---- GET ------------------------------------------------------------------------------------- */
 
 /* A tag (distribution's [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}) or a digest (*d set). */
-static int check_reference(const char *ref, struct lzs_digest *d, bool *is_digest,
-                           lzs_error **err)
+static int check_reference(const char *ref, struct lzs_digest *d, bool *is_digest, lzs_error **err)
 {
     *is_digest = strchr(ref, ':') != NULL;
     if (*is_digest)
@@ -91,8 +89,8 @@ int reg_doc_take(struct reg_doc *d, const struct lzs_digest *want, const char *w
     rc = reg_doc_check_digest(d->docker_digest, lzs_buf_cstr(&d->body), d->body.len, what, err);
     if (rc < 0)
         return rc;
-    char *ct = d->content_type ? lzs_steal_ptr(&d->content_type)
-                               : strdup("application/octet-stream");
+    char *ct =
+        d->content_type ? lzs_steal_ptr(&d->content_type) : strdup("application/octet-stream");
     if (!ct)
         return lzs_error_set(err, ENOMEM, "out of memory");
     m->content_type = ct;
@@ -126,9 +124,13 @@ int lzs_repo_get_manifest(lzs_repo *repo, const char *reference, const char *ext
         return lzs_error_set(err, ENOMEM, "out of memory");
     struct reg_doc d;
     reg_doc_init(&d);
-    struct reg_op op = {.method = "GET", .suffix = suffix, .ns = true, .accept = accept,
+    struct reg_op op = {.method = "GET",
+                        .suffix = suffix,
+                        .ns = true,
+                        .accept = accept,
                         .caps = is_digest ? LZS_HOST_CAP_PULL : LZS_HOST_CAP_RESOLVE,
-                        .sink = &reg_doc_sink, .ctx = &d};
+                        .sink = &reg_doc_sink,
+                        .ctx = &d};
     rc = reg_repo_do(repo, &op, err);
     if (rc == 0)
         rc = fill_manifest(repo, reference, &d, is_digest ? &want : NULL, m, err);
@@ -143,7 +145,7 @@ void lzs_repo_manifest_dispose(struct lzs_repo_manifest *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* ---- PUT ----------------------------------------------------------------------------------- */
+/* ---- PUT ------------------------------------------------------------------------------------- */
 
 static int put_headers(void *ctx, const struct reg_resp *r, lzs_error **err)
 {
@@ -169,9 +171,15 @@ int lzs_repo_put_manifest(lzs_repo *repo, const char *reference, const char *med
     lzs_autofree char *sent = NULL;
     if (asprintf(&suffix, "/manifests/%s", reference) < 0)
         return lzs_error_set(err, ENOMEM, "out of memory");
-    struct reg_op op = {.method = "PUT", .suffix = suffix, .caps = LZS_HOST_CAP_PUSH,
-                        .push = true, .content_type = media_type, .body = body, .body_len = n,
-                        .sink = &put_sink, .ctx = &sent};
+    struct reg_op op = {.method = "PUT",
+                        .suffix = suffix,
+                        .caps = LZS_HOST_CAP_PUSH,
+                        .push = true,
+                        .content_type = media_type,
+                        .body = body,
+                        .body_len = n,
+                        .sink = &put_sink,
+                        .ctx = &sent};
     rc = reg_repo_do(repo, &op, err);
     if (rc == 0)
         rc = reg_doc_check_digest(sent, body, n, "manifest put", err);

@@ -36,17 +36,28 @@ static int upload(lzs_repo *repo, const char *dg, const void *p, size_t n, lzs_e
 {
     lzs_autofree char *location = NULL;
     lzs_autofree char *sent = NULL;
-    struct reg_op post = {.method = "POST", .suffix = "/blobs/uploads/", .caps = LZS_HOST_CAP_PUSH,
-                          .push = true, .sink = &location_sink, .ctx = &location};
+    struct reg_op post = {.method = "POST",
+                          .suffix = "/blobs/uploads/",
+                          .caps = LZS_HOST_CAP_PUSH,
+                          .push = true,
+                          .sink = &location_sink,
+                          .ctx = &location};
     int rc = reg_repo_do(repo, &post, err);
     if (rc < 0)
         return rc;
     lzs_autofree char *url = reg_url_add_query(location, "digest", dg);
     if (!url)
         return lzs_error_set(err, EPROTO, "bad upload Location \"%.200s\"", location);
-    struct reg_op put = {.method = "PUT", .url = url, .ep = post.used, .caps = LZS_HOST_CAP_PUSH,
-                         .push = true, .content_type = "application/octet-stream", .body = p,
-                         .body_len = n, .sink = &digest_sink, .ctx = &sent};
+    struct reg_op put = {.method = "PUT",
+                         .url = url,
+                         .ep = post.used,
+                         .caps = LZS_HOST_CAP_PUSH,
+                         .push = true,
+                         .content_type = "application/octet-stream",
+                         .body = p,
+                         .body_len = n,
+                         .sink = &digest_sink,
+                         .ctx = &sent};
     rc = reg_repo_do(repo, &put, err);
     if (rc == 0)
         rc = reg_doc_check_digest(sent, p, n, dg, err);
@@ -64,8 +75,8 @@ int lzs_repo_blob_push(lzs_repo *repo, const struct lzs_digest *d, const void *p
     char suffix[LZS_DIGEST_STR_MAX + 16];
     snprintf(suffix, sizeof(suffix), "/blobs/%s", dg);
     lzs_error *e = NULL;
-    struct reg_op head = {.method = "HEAD", .suffix = suffix, .caps = LZS_HOST_CAP_PUSH,
-                          .push = true};
+    struct reg_op head = {
+        .method = "HEAD", .suffix = suffix, .caps = LZS_HOST_CAP_PUSH, .push = true};
     rc = reg_repo_do(repo, &head, &e);
     if (rc != -ENOENT) {
         if (rc < 0 && err)

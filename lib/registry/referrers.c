@@ -29,15 +29,19 @@ int lzs_repo_get_referrers(lzs_repo *repo, const struct lzs_digest *subject,
         return lzs_error_set(err, ENOMEM, "out of memory");
     struct reg_doc d;
     reg_doc_init(&d);
-    struct reg_op op = {.method = "GET", .suffix = suffix, .ns = true, .caps = LZS_HOST_CAP_PULL,
-                        .accept = LZS_OCI_MT_INDEX, .sink = &reg_doc_sink, .ctx = &d};
+    struct reg_op op = {.method = "GET",
+                        .suffix = suffix,
+                        .ns = true,
+                        .caps = LZS_HOST_CAP_PULL,
+                        .accept = LZS_OCI_MT_INDEX,
+                        .sink = &reg_doc_sink,
+                        .ctx = &d};
     lzs_error *e = NULL;
     int rc = reg_repo_do(repo, &op, &e);
     if (rc == -ENOENT || rc == -ENOTSUP) {
         char dg[LZS_DIGEST_STR_MAX];
-        rc = lzs_error_set_http(err, ENOTSUP, e ? e->http : 0,
-                                "%s: no referrers API for %s (%s)", repo->name,
-                                lzs_digest_format(subject, dg), lzs_error_msg(e));
+        rc = lzs_error_set_http(err, ENOTSUP, e ? e->http : 0, "%s: no referrers API for %s (%s)",
+                                repo->name, lzs_digest_format(subject, dg), lzs_error_msg(e));
         lzs_error_free(&e);
     } else if (rc < 0 && err) {
         *err = e;

@@ -79,13 +79,13 @@ static inline void lzs_repo_unrefp(lzs_repo **repo)
 /* "127.0.0.1:5000/app" for messages; borrowed. */
 const char *lzs_repo_name(const lzs_repo *repo);
 
-/* ---- manifests -------------------------------------------------------------------------------- */
+/* ---- manifests ------------------------------------------------------------------------------- */
 
 struct lzs_repo_manifest {
-    struct lzs_buf body;   /* the bytes as served (max LZS_REGISTRY_MANIFEST_MAX) */
-    char *content_type;    /* Content-Type without parameters; never NULL after success */
-    struct lzs_digest digest; /* sha256 of body (checked against the reference when a digest, and
-                                 against Docker-Content-Digest when sent) */
+    struct lzs_buf body;      /* the bytes as served (max LZS_REGISTRY_MANIFEST_MAX) */
+    char *content_type;       /* Content-Type without parameters; never NULL after success */
+    struct lzs_digest digest; /* sha256 of body (the reference's algorithm when it is a digest;
+                                 checked against it, and against Docker-Content-Digest when sent) */
 };
 void lzs_repo_manifest_dispose(struct lzs_repo_manifest *m);
 
@@ -108,7 +108,7 @@ int lzs_repo_put_manifest(lzs_repo *repo, const char *reference, const char *med
 int lzs_repo_get_referrers(lzs_repo *repo, const struct lzs_digest *subject,
                            const char *artifact_type, struct lzs_repo_manifest *m, lzs_error **err);
 
-/* ---- blobs ------------------------------------------------------------------------------------ */
+/* ---- blobs ----------------------------------------------------------------------------------- */
 
 /* HEAD the blob: 0 and *size (may be NULL) when present, -ENOENT when not. */
 int lzs_repo_blob_stat(lzs_repo *repo, const struct lzs_digest *d, uint64_t *size, lzs_error **err);
@@ -119,13 +119,16 @@ int lzs_repo_blob_stat(lzs_repo *repo, const struct lzs_digest *d, uint64_t *siz
  * bytes dropped and the transfer cut after off+n, with a warning once per host. A short body
  * is resumed from where it stopped. n == 0 does nothing. Thread-safe. Caller checks that
  * off + n is within the blob. */
-int lzs_repo_blob_read(lzs_repo *repo, const struct lzs_digest *d, void *buf, size_t n, uint64_t off,
-                       lzs_error **err);
+int lzs_repo_blob_read(lzs_repo *repo, const struct lzs_digest *d, void *buf, size_t n,
+                       uint64_t off, lzs_error **err);
 
 /* A whole blob read sequentially, pulled by the caller (for lzs_layer_build_index: no temporary
  * copy, bounded memory). A dropped connection is resumed with a Range request from the offset
  * reached (a 200 then is skipped forward). The caller verifies the digest of what it read. */
 typedef struct lzs_repo_stream lzs_repo_stream;
+/* Starts the transfer (a fetch thread fills a 1 MiB buffer ahead of the reader) and waits for
+ * the registry's first answer: -ENOENT and the like are returned here, not by the first read.
+ * Streams have no overall deadline: opts.stall_ms bounds each wait for bytes. */
 int lzs_repo_stream_open(lzs_repo_stream **out, lzs_repo *repo, const struct lzs_digest *d,
                          lzs_error **err);
 /* Up to n bytes; 0 at the end of the blob. The blob's size (Content-Length / Content-Range total)

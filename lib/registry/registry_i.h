@@ -16,11 +16,13 @@
 #define REG_BACKOFF_START_MS 100u
 #define REG_BACKOFF_MAX_MS 10000u
 #define REG_RETRY_AFTER_MAX_MS 60000u /* a stream waits at most this long for Retry-After */
-#define REG_CONNECT_TIMEOUT_MS 10000u /* per connection, so a dead mirror leaves time for others */
-#define REG_ERRBODY_MAX 4096          /* bytes kept of an error body */
-#define REG_HEADER_VALUE_MAX 8192     /* longer header values are refused */
-#define REG_POOL_MAX 32               /* idle curl handles kept */
-#define REG_HELPER_TIMEOUT_MS 10000u  /* docker-credential-NAME get */
+#define REG_CONNECT_TIMEOUT_MS                                                                  \
+    10000u                           /* per connection, so a dead mirror leaves time for others \
+                                      */
+#define REG_ERRBODY_MAX 4096         /* bytes kept of an error body */
+#define REG_HEADER_VALUE_MAX 8192    /* longer header values are refused */
+#define REG_POOL_MAX 32              /* idle curl handles kept */
+#define REG_HELPER_TIMEOUT_MS 10000u /* docker-credential-NAME get */
 #define REG_HELPER_OUTPUT_MAX (64u * 1024u)
 #define REG_DOCKER_CONFIG_MAX (4u << 20)
 #define REG_JSON_DEPTH_MAX 64
@@ -38,8 +40,14 @@ uint64_t reg_backoff_ms(unsigned attempt);
 
 /* ---- small JSON reader (json.c): json-c belongs to lib/oci ----------------------------------- */
 
-enum reg_json_type { REG_JSON_NULL, REG_JSON_BOOL, REG_JSON_NUM, REG_JSON_STR, REG_JSON_ARR,
-                     REG_JSON_OBJ };
+enum reg_json_type {
+    REG_JSON_NULL,
+    REG_JSON_BOOL,
+    REG_JSON_NUM,
+    REG_JSON_STR,
+    REG_JSON_ARR,
+    REG_JSON_OBJ
+};
 
 struct reg_json {
     enum reg_json_type type;
@@ -61,16 +69,14 @@ const char *reg_json_str(const struct reg_json *v);
 /* A non-negative integer number (no fraction or exponent); false otherwise. */
 bool reg_json_u64(const struct reg_json *v, uint64_t *out);
 
-/* ---- encodings (encode.c) ----------------------------------------------------------------------
- */
+/* ---- encodings (encode.c) -------------------------------------------------------------------- */
 
 /* Standard base64 with padding; NULL on ENOMEM. */
 char *reg_base64_encode(const void *p, size_t n);
 /* Decode standard base64 (padding optional, no whitespace); -EINVAL. *out NUL-terminated. */
 int reg_base64_decode(const char *s, char **out, size_t *n);
 
-/* ---- headers (header.c) ------------------------------------------------------------------------
- */
+/* ---- headers (header.c) ---------------------------------------------------------------------- */
 
 enum reg_auth_scheme { REG_AUTH_NONE = 0, REG_AUTH_BASIC, REG_AUTH_BEARER, REG_AUTH_OTHER };
 
@@ -113,8 +119,7 @@ char *reg_media_type(const char *content_type);
  * characters, control characters replaced; false when the body is not one. */
 bool reg_error_body_message(const char *body, size_t n, char *out, size_t len);
 
-/* ---- URLs (url.c) ------------------------------------------------------------------------------
- */
+/* ---- URLs (url.c) ---------------------------------------------------------------------------- */
 
 /* location resolved against base (absolute, "//host/p", "/p", "p", "?q"); NULL when invalid. */
 char *reg_url_resolve(const char *base, const char *location);
@@ -200,10 +205,11 @@ struct lzs_registry {
     size_t npool;             /* protected by pool_lock */
 
     pthread_mutex_t auth_lock;
-    struct reg_host *hosts;      /* protected by auth_lock */
-    size_t nhosts;               /* protected by auth_lock */
-    struct reg_token *tokens;    /* protected by auth_lock */
-    size_t ntokens;              /* protected by auth_lock */
+    struct reg_host *hosts;           /* protected by auth_lock */
+    size_t nhosts;                    /* protected by auth_lock */
+    struct reg_token *tokens;         /* protected by auth_lock */
+    pthread_mutex_t token_fetch_lock; /* one token request at a time */
+    size_t ntokens;                   /* protected by auth_lock */
 
     pthread_mutex_t url_lock;
     struct reg_blob_url urls[REG_BLOB_URL_MAX]; /* protected by url_lock */
@@ -219,7 +225,6 @@ void reg_handle_put(lzs_registry *r, CURL *h);
 char *reg_blob_url_get(lzs_registry *r, const char *key);
 void reg_blob_url_set(lzs_registry *r, const char *key, const char *url);
 void reg_blob_url_drop(lzs_registry *r, const char *key);
-
 
 /* ---- authentication (auth.c) ----------------------------------------------------------------- */
 
@@ -297,7 +302,7 @@ struct reg_http {
  * failures are in h->resp.cc, the sink's in h->sink_err. */
 int reg_http_perform(lzs_registry *r, struct reg_http *h, lzs_error **err);
 
-/* ---- repositories and the request engine (repo.c, transport.c) ------------------------------ */
+/* ---- repositories and the request engine (repo.c, transport.c) ------------------------------- */
 
 struct reg_endpoint {
     const struct lzs_config_endpoint *cfg; /* owned by the repo's hosts */
@@ -321,16 +326,16 @@ struct lzs_repo {
 /* One operation on a repository. */
 struct reg_op {
     const char *method;
-    const char *suffix;  /* after /v2/NAME: "/blobs/sha256:..." */
-    const char *url;     /* instead of suffix: an absolute URL on endpoint ep (upload Location) */
+    const char *suffix; /* after /v2/NAME: "/blobs/sha256:..." */
+    const char *url;    /* instead of suffix: an absolute URL on endpoint ep (upload Location) */
     const struct reg_endpoint *ep; /* only this endpoint (NULL: every endpoint with caps) */
-    unsigned caps;       /* LZS_HOST_CAP_* needed */
-    bool push;           /* scope pull,push (else pull) */
-    bool ns;             /* add ?ns= on mirrors (pulls) */
+    unsigned caps;                 /* LZS_HOST_CAP_* needed */
+    bool push;                     /* scope pull,push (else pull) */
+    bool ns;                       /* add ?ns= on mirrors (pulls) */
     const char *accept;
     const char *content_type;
-    const char *auth;    /* plain requests: the Authorization value for url's origin */
-    const void *body;    /* sent by methods other than GET and HEAD */
+    const char *auth; /* plain requests: the Authorization value for url's origin */
+    const void *body; /* sent by methods other than GET and HEAD */
     size_t body_len;
     const char *blob_key; /* a blob digest: its final URL (after redirects) is cached */
     bool stream;          /* no deadline: stall detection, retries reset by progress */
@@ -376,12 +381,12 @@ int reg_doc_take(struct reg_doc *d, const struct lzs_digest *want, const char *w
 
 /* What to do after an attempt (pure; transport.c). */
 enum reg_action {
-    REG_DONE,      /* success */
-    REG_REDIRECT,  /* 3xx with Location */
-    REG_AUTH,      /* 401 from the registry */
-    REG_RETRY,     /* retryable: 408, 429, 5xx, transport failures, short bodies */
-    REG_NEXT,      /* give up on this endpoint, try the next (404, connection refused) */
-    REG_FAIL,      /* final */
+    REG_DONE,     /* success */
+    REG_REDIRECT, /* 3xx with Location */
+    REG_AUTH,     /* 401 from the registry */
+    REG_RETRY,    /* retryable: 408, 429, 5xx, transport failures, short bodies */
+    REG_NEXT,     /* give up on this endpoint, try the next (404, connection refused) */
+    REG_FAIL,     /* final */
 };
 enum reg_action reg_classify(long status, CURLcode cc, int sink_code, bool has_location);
 /* errno for a final HTTP status / curl code. */

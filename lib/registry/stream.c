@@ -45,7 +45,7 @@ static uint64_t get_size(lzs_repo_stream *s)
     return size;
 }
 
-/* ---- the fetch thread's sink ------------------------------------------------------------------ */
+/* ---- the fetch thread's sink ----------------------------------------------------------------- */
 
 static void stream_begin(void *ctx, char *range, size_t len)
 {
@@ -54,8 +54,7 @@ static void stream_begin(void *ctx, char *range, size_t len)
         snprintf(range, len, "bytes=%" PRIu64 "-", s->received);
 }
 
-static int check_206(lzs_repo_stream *s, const struct reg_resp *r, uint64_t known,
-                     lzs_error **err)
+static int check_206(lzs_repo_stream *s, const struct reg_resp *r, uint64_t known, lzs_error **err)
 {
     struct reg_content_range cr;
     if (!r->content_range || reg_content_range_parse(&cr, r->content_range) < 0 ||
@@ -140,8 +139,8 @@ static int stream_end(void *ctx, const struct reg_resp *r, lzs_error **err)
                               "body ended at %" PRIu64 " of %" PRIu64 " bytes", s->received, size);
 }
 
-static const struct reg_sink stream_sink = {.begin = stream_begin, .headers = stream_headers,
-                                            .data = stream_data, .end = stream_end};
+static const struct reg_sink stream_sink = {
+    .begin = stream_begin, .headers = stream_headers, .data = stream_data, .end = stream_end};
 
 static void *fetch_main(void *arg)
 {
@@ -157,7 +156,7 @@ static void *fetch_main(void *arg)
     return NULL;
 }
 
-/* ---- the reader's side ------------------------------------------------------------------------ */
+/* ---- the reader's side ----------------------------------------------------------------------- */
 
 static void stream_free(lzs_repo_stream *s)
 {

@@ -48,8 +48,8 @@ enum reg_action reg_classify(long status, CURLcode cc, int sink_code, bool has_l
         return REG_AUTH;
     if (status == 404)
         return REG_NEXT;
-    if (status == 408 || status == 429 || (status >= 500 && status < 600 && status != 501 &&
-                                           status != 505))
+    if (status == 408 || status == 429 ||
+        (status >= 500 && status < 600 && status != 501 && status != 505))
         return REG_RETRY;
     return REG_FAIL;
 }
@@ -185,12 +185,13 @@ static struct curl_slist *build_headers(const struct call *c)
         op->sink->begin(op->ctx, range, sizeof(range));
     bool origin = is_same_origin(c);
     bool body = strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0;
-    bool ok = (!op->accept || add_header(&l, "Accept: %s", op->accept)) &&
-              (!range[0] || add_header(&l, "Range: %s", range)) &&
-              (!body || !op->content_type || add_header(&l, "Content-Type: %s", op->content_type)) &&
-              (!body || add_header(&l, "Expect:")) &&
-              (!origin || !c->auth || add_header(&l, "Authorization: %s", c->auth)) &&
-              (!origin || endpoint_headers(c, &l));
+    bool ok =
+        (!op->accept || add_header(&l, "Accept: %s", op->accept)) &&
+        (!range[0] || add_header(&l, "Range: %s", range)) &&
+        (!body || !op->content_type || add_header(&l, "Content-Type: %s", op->content_type)) &&
+        (!body || add_header(&l, "Expect:")) &&
+        (!origin || !c->auth || add_header(&l, "Authorization: %s", c->auth)) &&
+        (!origin || endpoint_headers(c, &l));
     if (!ok) {
         curl_slist_free_all(l);
         return NULL;
@@ -237,7 +238,7 @@ static CURLcode effective_cc(const struct reg_resp *resp)
 {
     bool error_status = resp->status >= 300 || resp->status < 200;
     return resp->headers_done && error_status && resp->cc != CURLE_ABORTED_BY_CALLBACK ? CURLE_OK
-                                                                                        : resp->cc;
+                                                                                       : resp->cc;
 }
 
 static enum reg_action action_of(const struct call *c)
@@ -245,9 +246,9 @@ static enum reg_action action_of(const struct call *c)
     const struct reg_resp *resp = &c->h.resp;
     if (c->h.sink_stopped)
         return REG_DONE;
-    enum reg_action a = reg_classify(resp->status, effective_cc(resp),
-                                     c->h.sink_err ? c->h.sink_err->code : 0,
-                                     resp->location != NULL);
+    enum reg_action a =
+        reg_classify(resp->status, effective_cc(resp), c->h.sink_err ? c->h.sink_err->code : 0,
+                     resp->location != NULL);
     if (a == REG_AUTH && (!c->repo || !is_same_origin(c)))
         a = REG_FAIL; /* a 401 from storage, or from a token realm */
     if (a == REG_NEXT && effective_cc(resp) != CURLE_OK && c->only)
@@ -304,9 +305,9 @@ static int follow(struct call *c, lzs_error **err)
     if (++c->redirects > REG_MAX_REDIRECTS) {
         struct lzs_buf b = LZS_BUF_INIT(16384);
         describe(c, &b);
-        int rc = lzs_error_set_http(err, EPROTO, (int)c->h.resp.status,
-                                    "%s: more than %d redirects", lzs_buf_cstr(&b),
-                                    REG_MAX_REDIRECTS);
+        int rc =
+            lzs_error_set_http(err, EPROTO, (int)c->h.resp.status, "%s: more than %d redirects",
+                               lzs_buf_cstr(&b), REG_MAX_REDIRECTS);
         lzs_buf_dispose(&b);
         return rc;
     }
@@ -407,8 +408,8 @@ static int check_time(const struct call *c, lzs_error **err)
 static void remember_url(struct call *c)
 {
     const struct reg_resp *resp = &c->h.resp;
-    if (c->op->blob_key && c->repo && !c->from_cache && resp->status >= 200 &&
-        resp->status < 300 && strcmp(c->url, c->first_url) != 0)
+    if (c->op->blob_key && c->repo && !c->from_cache && resp->status >= 200 && resp->status < 300 &&
+        strcmp(c->url, c->first_url) != 0)
         reg_blob_url_set(c->r, c->op->blob_key, c->url);
 }
 
@@ -466,11 +467,17 @@ static int call_start(struct call *c, lzs_error **err)
     return restart(c, err);
 }
 
-static int endpoint_do(lzs_repo *repo, struct reg_op *op, const struct reg_endpoint *ep,
-                       bool only, uint64_t deadline, bool *next, lzs_error **err)
+static int endpoint_do(lzs_repo *repo, struct reg_op *op, const struct reg_endpoint *ep, bool only,
+                       uint64_t deadline, bool *next, lzs_error **err)
 {
-    struct call c = {.r = repo->r, .repo = repo, .op = op, .ep = ep, .origin = ep->cfg->url,
-                     .host = ep->cfg->host, .only = only, .deadline = deadline};
+    struct call c = {.r = repo->r,
+                     .repo = repo,
+                     .op = op,
+                     .ep = ep,
+                     .origin = ep->cfg->url,
+                     .host = ep->cfg->host,
+                     .only = only,
+                     .deadline = deadline};
     const char *ns = op->ns && ep->is_proxy ? repo->domain : NULL;
     c.url = op->url ? strdup(op->url) : reg_url_api(ep->cfg->url, repo->path, op->suffix, ns);
     int rc = call_start(&c, err);
@@ -487,9 +494,7 @@ static bool eligible(const struct reg_op *op, const struct reg_endpoint *ep)
 
 static const char *caps_name(unsigned caps)
 {
-    return caps & LZS_HOST_CAP_PUSH      ? "push"
-           : caps & LZS_HOST_CAP_RESOLVE ? "resolve"
-                                         : "pull";
+    return caps & LZS_HOST_CAP_PUSH ? "push" : caps & LZS_HOST_CAP_RESOLVE ? "resolve" : "pull";
 }
 
 int reg_repo_do(lzs_repo *repo, struct reg_op *op, lzs_error **err)

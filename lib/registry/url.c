@@ -95,8 +95,6 @@ static bool origin_of(const char *url, struct origin *o)
 
 bool reg_url_same_origin(const char *a, const char *b)
 {
-    if (getenv("MUTANT"))
-        return true;
     struct origin oa, ob;
     bool ok = origin_of(a, &oa) && origin_of(b, &ob) && strcasecmp(oa.scheme, ob.scheme) == 0 &&
               strcasecmp(oa.host, ob.host) == 0 && strcmp(oa.port, ob.port) == 0;
@@ -109,7 +107,8 @@ bool reg_is_proxy(const char *domain, const char *endpoint_host)
 {
     if (strcmp(domain, endpoint_host) == 0)
         return false;
-    return !(strcmp(domain, "docker.io") == 0 && strcmp(endpoint_host, "registry-1.docker.io") == 0);
+    return !(strcmp(domain, "docker.io") == 0 &&
+             strcmp(endpoint_host, "registry-1.docker.io") == 0);
 }
 
 char *reg_url_api(const char *endpoint_url, const char *name, const char *suffix, const char *ns)

@@ -4,29 +4,11 @@
 # Usage: index_cli.sh LAZYSNAP
 set -euo pipefail
 lz=$(realpath "$1")
+# shellcheck source=lib/check.sh
+source "$(cd "$(dirname "$0")" && pwd)/lib/check.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-failures=0
-pass=0
-
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect_fail CODE PATTERN CMD...: exit status CODE, stderr one line matching PATTERN
-expect_fail() {
-    local code=$1 pattern=$2
-    shift 2
-    set +e
-    "$@" >out 2>err
-    local rc=$?
-    set -e
-    if [ $rc -ne "$code" ]; then bad "$*: exit $rc, wanted $code ($(cat err))"; return; fi
-    if [ "$(wc -l < err)" -ne 1 ]; then bad "$*: stderr is not one line: $(cat err)"; return; fi
-    if ! grep -qE -- "$pattern" err; then bad "$*: '$(cat err)' lacks /$pattern/"; return; fi
-    ok
-}
-
 mkdir -p src/d && head -c 3000000 /dev/urandom > src/d/random.bin && seq 1 200000 > src/d/seq.txt
 tar -C src -cf layer.tar . && gzip -c layer.tar > layer.tgz
 
@@ -109,5 +91,4 @@ expect_fail 2 'bad option' "$lz" index ls --frobnicate good.idx
 expect_fail 2 '--span' "$lz" index build layer.tgz --span 12Q
 expect_fail 2 "unknown verb 'bogus'" "$lz" index bogus
 
-echo "index-cli: $pass passed, $failures failed"
-[ $failures -eq 0 ]
+check_done

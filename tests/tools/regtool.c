@@ -37,8 +37,8 @@ struct tool {
 
 static int usage(const char *what, const char *arg)
 {
-    fprintf(stderr, "regtool: %s%s%s (see the comment at the top of tests/tools/regtool.c)\n",
-            what, arg ? " " : "", arg ? arg : "");
+    fprintf(stderr, "regtool: %s%s%s (see the comment at the top of tests/tools/regtool.c)\n", what,
+            arg ? " " : "", arg ? arg : "");
     return 2;
 }
 
@@ -199,8 +199,8 @@ static int cmd_stream(struct tool *t, char **argv, lzs_error **err)
         lzs_hasher_final(h, &got);
     if (rc == 0 && !lzs_digest_is_equal(&d, &got)) {
         char a[LZS_DIGEST_STR_MAX], b[LZS_DIGEST_STR_MAX];
-        rc = lzs_error_set(err, EBADMSG, "stream of %s: digest mismatch: got %s", lzs_digest_format(&d, a),
-                           lzs_digest_format(&got, b));
+        rc = lzs_error_set(err, EBADMSG, "stream of %s: digest mismatch: got %s",
+                           lzs_digest_format(&d, a), lzs_digest_format(&got, b));
     }
     return rc;
 }
@@ -268,8 +268,7 @@ static int cmd_referrers(struct tool *t, int argc, char **argv, lzs_error **err)
     return rc;
 }
 
-/* ---- main -------------------------------------------------------------------------------------
- */
+/* ---- main ------------------------------------------------------------------------------------ */
 
 static int run(struct tool *t, int argc, char **argv, lzs_error **err)
 {
@@ -295,12 +294,16 @@ static int run(struct tool *t, int argc, char **argv, lzs_error **err)
 static int parse_opts(struct tool *t, int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"plain-http", no_argument, NULL, 'p'},    {"hosts-dir", required_argument, NULL, 'H'},
+        {"plain-http", no_argument, NULL, 'p'},
+        {"hosts-dir", required_argument, NULL, 'H'},
         {"docker-config", required_argument, NULL, 'D'},
         {"timeout-ms", required_argument, NULL, 't'},
-        {"retries", required_argument, NULL, 'r'}, {"stall-ms", required_argument, NULL, 's'},
-        {"stats", no_argument, NULL, 'S'},         {"log-level", required_argument, NULL, 'l'},
-        {"pause-ms", required_argument, NULL, 'P'}, {"threads", required_argument, NULL, 'T'},
+        {"retries", required_argument, NULL, 'r'},
+        {"stall-ms", required_argument, NULL, 's'},
+        {"stats", no_argument, NULL, 'S'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"pause-ms", required_argument, NULL, 'P'},
+        {"threads", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     uint64_t v = 0;
@@ -354,8 +357,8 @@ static void print_stats(const struct tool *t)
 {
     struct lzs_registry_stats s;
     lzs_registry_stats(t->reg, &s);
-    fprintf(stderr, "{\"requests\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"retries\":%" PRIu64
-                    "}\n",
+    fprintf(stderr,
+            "{\"requests\":%" PRIu64 ",\"bytes_fetched\":%" PRIu64 ",\"retries\":%" PRIu64 "}\n",
             s.requests, s.bytes_fetched, s.retries);
 }
 

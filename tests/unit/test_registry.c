@@ -35,7 +35,8 @@ LZS_TEST(test_registry__challenge_bearer)
     ASSERT(cs.v[0].error == NULL);
     reg_challenges_dispose(&cs);
     /* case-insensitive scheme and names, spaces around '=', tokens as values */
-    parse_ok(&cs, "bEaReR  Realm = \"http://127.0.0.1:5001/token\" , SERVICE=rig ,error=invalid_token");
+    parse_ok(&cs,
+             "bEaReR  Realm = \"http://127.0.0.1:5001/token\" , SERVICE=rig ,error=invalid_token");
     ASSERT_EQ(cs.v[0].scheme, REG_AUTH_BEARER);
     ASSERT_STR_EQ(cs.v[0].realm, "http://127.0.0.1:5001/token");
     ASSERT_STR_EQ(cs.v[0].service, "rig");
@@ -126,10 +127,20 @@ LZS_TEST(test_registry__content_range)
                                            "18446744073709551614"),
               0);
     static const char *const bad[] = {
-        "0-99/1000",         "bytes 0-99",          "bytes 0-99/",       "bytes 10-9/100",
-        "bytes 0-100/100",   "bytes */100",         "bytes -1-5/10",     "bytes 0-5/10 ",
-        "bytes 0-5/10x",     "items 0-5/10",        "bytes 0--5/10",     "bytes 0-5/*x",
-        "bytes 0-99999999999999999999/*", "",
+        "0-99/1000",
+        "bytes 0-99",
+        "bytes 0-99/",
+        "bytes 10-9/100",
+        "bytes 0-100/100",
+        "bytes */100",
+        "bytes -1-5/10",
+        "bytes 0-5/10 ",
+        "bytes 0-5/10x",
+        "items 0-5/10",
+        "bytes 0--5/10",
+        "bytes 0-5/*x",
+        "bytes 0-99999999999999999999/*",
+        "",
     };
     for (size_t i = 0; i < LZS_ARRAY_SIZE(bad); i++)
         if (reg_content_range_parse(&cr, bad[i]) != -EINVAL)
@@ -156,7 +167,8 @@ LZS_TEST(test_registry__retry_after)
 
 LZS_TEST(test_registry__media_type_and_error_body)
 {
-    lzs_autofree char *mt = reg_media_type(" Application/VND.oci.image.index.v1+json ; charset=utf-8");
+    lzs_autofree char *mt =
+        reg_media_type(" Application/VND.oci.image.index.v1+json ; charset=utf-8");
     ASSERT_STR_EQ(mt, "application/vnd.oci.image.index.v1+json");
     char msg[64];
     const char *body = "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\",\"message\":\"blob unknown to "
@@ -180,7 +192,7 @@ LZS_TEST(test_registry__media_type_and_error_body)
     ASSERT_STR_EQ(tiny, "trun");
 }
 
-/* ---- JSON and base64 --------------------------------------------------------------------------- */
+/* ---- JSON and base64 ------------------------------------------------------------------------- */
 
 static struct reg_json *json(const char *s)
 {
@@ -193,8 +205,9 @@ static struct reg_json *json(const char *s)
 
 LZS_TEST(test_registry__json)
 {
-    struct reg_json *v = json(" {\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"],"
-                              " \"token\": \"t\\/\\\"\", \"expires_in\": 300, \"a\": {\"b\": {}}} ");
+    struct reg_json *v =
+        json(" {\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\"],"
+             " \"token\": \"t\\/\\\"\", \"expires_in\": 300, \"a\": {\"b\": {}}} ");
     ASSERT_EQ(v->type, REG_JSON_OBJ);
     const struct reg_json *a = reg_json_get(v, "a");
     ASSERT(a && a->type == REG_JSON_OBJ); /* the last of repeated keys */
@@ -216,9 +229,24 @@ LZS_TEST(test_registry__json)
 LZS_TEST(test_registry__json_invalid)
 {
     static const char *const bad[] = {
-        "",         "{",          "{\"a\"}",    "{\"a\":1,}",   "[1,]",     "[1 2]",
-        "01",       "1.",         "1e",         "-",            "tru",      "\"\\u0000\"",
-        "\"\\ud800\"", "\"\\udc00\"", "\"\\x\"", "\"a\nb\"",     "{} x",     "{1:2}",
+        "",
+        "{",
+        "{\"a\"}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "01",
+        "1.",
+        "1e",
+        "-",
+        "tru",
+        "\"\\u0000\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"\\x\"",
+        "\"a\nb\"",
+        "{} x",
+        "{1:2}",
         "\"unterminated",
     };
     for (size_t i = 0; i < LZS_ARRAY_SIZE(bad); i++) {
@@ -240,8 +268,8 @@ LZS_TEST(test_registry__json_invalid)
 LZS_TEST(test_registry__base64)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-                                      "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < LZS_ARRAY_SIZE(plain); i++) {
         lzs_autofree char *e = reg_base64_encode(plain[i], strlen(plain[i]));
         ASSERT_STR_EQ(e, enc[i]);
@@ -262,7 +290,7 @@ LZS_TEST(test_registry__base64)
     ASSERT_EQ(reg_base64_decode("Zm 9v", &d, &n), -EINVAL);
 }
 
-/* ---- URLs ------------------------------------------------------------------------------------- */
+/* ---- URLs ------------------------------------------------------------------------------------ */
 
 static void resolves(const char *base, const char *loc, const char *want)
 {
@@ -274,7 +302,8 @@ static void resolves(const char *base, const char *loc, const char *want)
 LZS_TEST(test_registry__url_resolve_location)
 {
     const char *post = "http://127.0.0.1:5000/v2/app/blobs/uploads/";
-    resolves(post, "/v2/app/blobs/uploads/u1?_state=abc", "http://127.0.0.1:5000/v2/app/blobs/uploads/u1?_state=abc");
+    resolves(post, "/v2/app/blobs/uploads/u1?_state=abc",
+             "http://127.0.0.1:5000/v2/app/blobs/uploads/u1?_state=abc");
     resolves(post, "u2", "http://127.0.0.1:5000/v2/app/blobs/uploads/u2");
     resolves(post, "../x", "http://127.0.0.1:5000/v2/app/blobs/x");
     resolves(post, "https://storage.example.com/b?sig=1", "https://storage.example.com/b?sig=1");
@@ -323,13 +352,15 @@ LZS_TEST(test_registry__url_api_and_ns)
     lzs_autofree char *a = reg_url_api("https://registry-1.docker.io/v2", "library/busybox",
                                        "/manifests/latest", NULL);
     ASSERT_STR_EQ(a, "https://registry-1.docker.io/v2/library/busybox/manifests/latest");
-    lzs_autofree char *b = reg_url_api("http://mirror:5000/v2", "library/busybox",
-                                       "/blobs/sha256:ab", "docker.io");
+    lzs_autofree char *b =
+        reg_url_api("http://mirror:5000/v2", "library/busybox", "/blobs/sha256:ab", "docker.io");
     ASSERT_STR_EQ(b, "http://mirror:5000/v2/library/busybox/blobs/sha256:ab?ns=docker.io");
-    lzs_autofree char *c = reg_url_api("http://mirror/prefix/v2", "a", "/referrers/sha256:ab?artifactType=x",
-                                       "127.0.0.1:5000");
-    ASSERT_STR_EQ(c, "http://mirror/prefix/v2/a/referrers/sha256:ab?artifactType=x&ns=127.0.0.1%3a5000");
-    lzs_autofree char *m1 = reg_url_for_message("http://s:9/b?X-Signature=secret", "http://r:5000/v2");
+    lzs_autofree char *c = reg_url_api("http://mirror/prefix/v2", "a",
+                                       "/referrers/sha256:ab?artifactType=x", "127.0.0.1:5000");
+    ASSERT_STR_EQ(
+        c, "http://mirror/prefix/v2/a/referrers/sha256:ab?artifactType=x&ns=127.0.0.1%3a5000");
+    lzs_autofree char *m1 =
+        reg_url_for_message("http://s:9/b?X-Signature=secret", "http://r:5000/v2");
     ASSERT_STR_EQ(m1, "http://s:9/b");
     lzs_autofree char *m2 = reg_url_for_message("http://r:5000/v2/a?digest=x", "http://r:5000/v2");
     ASSERT_STR_EQ(m2, "http://r:5000/v2/a?digest=x");
@@ -339,7 +370,7 @@ LZS_TEST(test_registry__url_api_and_ns)
     ASSERT_STR_EQ(h2, "r.io");
 }
 
-/* ---- docker credentials ----------------------------------------------------------------------- */
+/* ---- docker credentials ---------------------------------------------------------------------- */
 
 static void config_creds(const char *json_text, const char *host, struct reg_creds *c,
                          char **helper, char **server)
@@ -448,10 +479,11 @@ static void path_prepend(const char *dir)
 LZS_TEST(test_registry__creds_lookup_and_helper)
 {
     const char *dir = lzs_test_tmpdir();
-    write_helper(dir, "unit", "#!/bin/sh\nread -r host\n"
-                              "if [ \"$host\" = 127.0.0.1:5000 ]; then\n"
-                              "  echo '{\"Username\":\"bob\",\"Secret\":\"pw\"}'; exit 0\nfi\n"
-                              "echo 'credentials not found in native keychain'; exit 1\n");
+    write_helper(dir, "unit",
+                 "#!/bin/sh\nread -r host\n"
+                 "if [ \"$host\" = 127.0.0.1:5000 ]; then\n"
+                 "  echo '{\"Username\":\"bob\",\"Secret\":\"pw\"}'; exit 0\nfi\n"
+                 "echo 'credentials not found in native keychain'; exit 1\n");
     write_helper(dir, "broken", "#!/bin/sh\necho 'helper exploded'; exit 3\n");
     write_helper(dir, "slow", "#!/bin/sh\nexec sleep 10\n");
     path_prepend(dir);
@@ -500,7 +532,7 @@ LZS_TEST(test_registry__creds_lookup_and_helper)
     unsetenv("DOCKER_CONFIG");
 }
 
-/* ---- outcomes, backoff ------------------------------------------------------------------------ */
+/* ---- outcomes, backoff ----------------------------------------------------------------------- */
 
 LZS_TEST(test_registry__classify)
 {
@@ -547,7 +579,7 @@ LZS_TEST(test_registry__backoff)
     }
 }
 
-/* ---- the client, offline ------------------------------------------------------------------------ */
+/* ---- the client, offline --------------------------------------------------------------------- */
 
 /* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
 static int closed_port(void)
@@ -644,7 +676,8 @@ LZS_TEST(test_registry__no_retries_and_stream_error)
     struct lzs_digest d;
     ASSERT_OK(lzs_digest_buf(LZS_DIGEST_SHA256, "x", 1, &d, &err), err);
     lzs_repo_stream *s = NULL;
-    ASSERT_ERR(lzs_repo_stream_open(&s, repo, &d, &err), err, ECONNREFUSED, "/v2/app/blobs/sha256:");
+    ASSERT_ERR(lzs_repo_stream_open(&s, repo, &d, &err), err, ECONNREFUSED,
+               "/v2/app/blobs/sha256:");
     ASSERT(s == NULL);
     lzs_error_free(&err);
     uint64_t size;
