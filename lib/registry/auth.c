@@ -263,8 +263,14 @@ char *reg_auth_hint(lzs_registry *r, const char *host)
 
 /* ---- what a request sends -------------------------------------------------------------------- */
 
+/* Is sent ("Bearer T") the value of token t? */
+static bool token_was_sent(const struct reg_token *t, const char *sent)
+{
+    return sent && strncmp(sent, "Bearer ", 7) == 0 && strcmp(sent + 7, t->token) == 0;
+}
+
 int reg_auth_challenge(lzs_registry *r, const char *host, const char *scope, const char *www,
-                       lzs_error **err)
+                       const char *sent, lzs_error **err)
 {
     struct reg_challenges cs;
     int rc = reg_challenges_parse(&cs, www, err);
@@ -284,8 +290,8 @@ int reg_auth_challenge(lzs_registry *r, const char *host, const char *scope, con
         h->realm = lzs_strdup0(c->realm);
         h->service = lzs_strdup0(c->service);
         struct reg_token *t = token_find(r, host, scope);
-        if (t)
-            token_remove(r, t);
+        if (t && token_was_sent(t, sent))
+            token_remove(r, t); /* refused; a newer one (another thread's) is kept */
     }
     rc = !h || (c->realm && !h->realm) || (c->service && !h->service) ? -ENOMEM : 0;
     pthread_mutex_unlock(&r->auth_lock);
@@ -366,16 +372,17 @@ int reg_auth_value(lzs_registry *r, const char *host, const char *scope, uint64_
     pthread_mutex_unlock(&r->auth_lock);
     if (scheme == REG_AUTH_BEARER)
         *value = cached_bearer(r, host, scope);
-    int rc = 0;
     if (*value || scheme == REG_AUTH_NONE) {
-        /* a cached token, or anonymous until the host asks */
-    } else if (scheme == REG_AUTH_BASIC) {
-        *fresh = true;
+        free(realm), free(service);
+        return 0; /* a cached token, or anonymous until the host asks */
+    }
+    *fresh = true;
+    int rc;
+    if (scheme == REG_AUTH_BASIC) {
         rc = basic_new(r, host, value, err);
     } else if (!realm) {
         rc = lzs_error_set(err, ENOMEM, "out of memory");
     } else {
-        *fresh = true;
         q.realm = realm, q.service = service;
         rc = bearer_new(r, host, &q, value, err);
     }

@@ -244,6 +244,8 @@ static CURLcode configure(CURL *c, lzs_registry *r, struct reg_http *h)
         cc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->resp.curl_err);
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (cc == CURLE_OK) /* an HTTPS proxy's "200 Connection established" is not the answer */
+        cc = curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     if (cc == CURLE_OK)
         cc = set_method(c, h);
     if (cc == CURLE_OK)

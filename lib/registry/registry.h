@@ -19,7 +19,8 @@
  * - follows redirects (blob storage) itself, without sending the registry's Authorization to
  *   another host; the final URL of a blob is cached and resolved again when it fails or expires.
  * HTTP and HTTPS proxies come from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), as curl
- * reads them. HTTP/2 is used where the server offers it over TLS.
+ * reads them. HTTP/2 is used where the server offers it over TLS. curl runs with CURLOPT_NOSIGNAL
+ * (threads): a program should ignore SIGPIPE, as curl advises for multi-threaded use.
  *
  * Errors: one line naming the operation, the URL and what failed, e.g.
  * "GET http://127.0.0.1:5000/v2/app/blobs/sha256:ab..: 404 blob unknown". err->http carries the

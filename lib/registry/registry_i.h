@@ -208,8 +208,8 @@ struct lzs_registry {
     struct reg_host *hosts;           /* protected by auth_lock */
     size_t nhosts;                    /* protected by auth_lock */
     struct reg_token *tokens;         /* protected by auth_lock */
-    pthread_mutex_t token_fetch_lock; /* one token request at a time */
     size_t ntokens;                   /* protected by auth_lock */
+    pthread_mutex_t token_fetch_lock; /* one token request at a time */
 
     pthread_mutex_t url_lock;
     struct reg_blob_url urls[REG_BLOB_URL_MAX]; /* protected by url_lock */
@@ -236,10 +236,11 @@ bool reg_warn_range_once(lzs_registry *r, const char *host);
  * token when the host asked for one before. *fresh: obtained for this request (not cached). */
 int reg_auth_value(lzs_registry *r, const char *host, const char *scope, uint64_t deadline,
                    const atomic_bool *cancel, char **value, bool *fresh, lzs_error **err);
-/* A 401 from host with WWW-Authenticate www: remember the scheme it asks for and drop the token
- * cached for scope. -EACCES when nothing we support is offered. */
+/* A 401 from host with WWW-Authenticate www to a request that sent Authorization sent (or NULL):
+ * remember the scheme the host asks for, and drop the token cached for scope if it is the one
+ * refused. -EACCES when nothing we support is offered. */
 int reg_auth_challenge(lzs_registry *r, const char *host, const char *scope, const char *www,
-                       lzs_error **err);
+                       const char *sent, lzs_error **err);
 /* " (no credentials for HOST in FILE)" or " (credentials for HOST from SOURCE)": a hint for a
  * 401/403 message; static storage is not used, the caller frees. NULL on ENOMEM. */
 char *reg_auth_hint(lzs_registry *r, const char *host);
@@ -351,8 +352,8 @@ struct reg_op {
 /* Run op on the repo's endpoints in order: 0, or the last endpoint's error. */
 int reg_repo_do(lzs_repo *repo, struct reg_op *op, lzs_error **err);
 
-/* op outside any repository (op->url: a token realm), every failure final but retryable ones;
- * deadline is absolute (reg_now_ms). */
+/* op outside any repository (op->url: a token realm): redirects and retries as for the registry,
+ * op->auth sent to url's origin only, a 401 final. deadline is absolute (reg_now_ms). */
 int reg_plain_do(lzs_registry *r, struct reg_op *op, uint64_t deadline, lzs_error **err);
 
 /* A 2xx body into a bounded buffer (ctx: struct lzs_buf *, emptied at each attempt; -EMSGSIZE
@@ -371,7 +372,8 @@ struct reg_doc {
 void reg_doc_init(struct reg_doc *d);
 void reg_doc_dispose(struct reg_doc *d);
 extern const struct reg_sink reg_doc_sink; /* ctx: struct reg_doc * */
-/* -EBADMSG unless header (a Docker-Content-Digest, may be NULL) is the digest of body. */
+/* -EBADMSG when header (a Docker-Content-Digest) is not the digest of body; 0 when it is, or is
+ * NULL, or names an algorithm we do not know. */
 int reg_doc_check_digest(const char *header, const void *body, size_t n, const char *what,
                          lzs_error **err);
 /* Move d into m: the digest of the body (algorithm of want, else sha256), checked against want

@@ -117,12 +117,13 @@ struct call {
     const char *origin; /* Authorization and endpoint headers go to this origin only */
     const char *host;   /* the endpoint's host: auth state and credentials */
     const char *method;
-    char *first_url; /* where the operation starts */
-    char *url;       /* this attempt */
-    char *auth;      /* Authorization value, or NULL */
-    bool auth_fresh; /* obtained during this call: a 401 to it is final */
-    bool from_cache; /* url is a cached final URL of the blob */
-    bool only;       /* the only endpoint: connection failures are retried */
+    char *first_url;   /* where the operation starts */
+    char *url;         /* this attempt */
+    char *auth;        /* Authorization value, or NULL */
+    bool auth_fresh;   /* obtained during this call: a 401 to it is final */
+    bool from_cache;   /* url is a cached final URL of the blob */
+    bool cache_failed; /* a cached URL failed: this call goes through the registry */
+    bool only;         /* the only endpoint: connection failures are retried */
     unsigned attempts, redirects, auth_rounds;
     uint64_t deadline; /* 0: none (streams) */
     uint64_t progress_mark;
@@ -146,6 +147,24 @@ static void describe(const struct call *c, struct lzs_buf *b)
 {
     lzs_autofree char *url = reg_url_for_message(c->url, c->origin);
     lzs_buf_printf(b, NULL, "%s %s", c->method, url ? url : "?");
+}
+
+/* An error of this call: "GET URL: " and the message, with the last HTTP status. */
+static int call_error(const struct call *c, lzs_error **err, int code, const char *fmt, ...)
+    LZS_PRINTF(4, 5);
+
+static int call_error(const struct call *c, lzs_error **err, int code, const char *fmt, ...)
+{
+    struct lzs_buf b = LZS_BUF_INIT(16384);
+    describe(c, &b);
+    lzs_buf_append_str(&b, ": ", NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    lzs_buf_vprintf(&b, NULL, fmt, ap);
+    va_end(ap);
+    int rc = lzs_error_set_http(err, code, (int)c->h.resp.status, "%s", lzs_buf_cstr(&b));
+    lzs_buf_dispose(&b);
+    return rc;
 }
 
 static bool add_header(struct curl_slist **list, const char *fmt, ...) LZS_PRINTF(2, 3);
@@ -251,8 +270,11 @@ static enum reg_action action_of(const struct call *c)
                      resp->location != NULL);
     if (a == REG_AUTH && (!c->repo || !is_same_origin(c)))
         a = REG_FAIL; /* a 401 from storage, or from a token realm */
-    if (a == REG_NEXT && effective_cc(resp) != CURLE_OK && c->only)
-        a = REG_RETRY;
+    CURLcode cc = effective_cc(resp);
+    bool unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+                       cc == CURLE_COULDNT_RESOLVE_PROXY;
+    if (a == REG_NEXT && unreachable && c->only)
+        a = REG_RETRY; /* nowhere else to go: the registry may be restarting */
     return a;
 }
 
@@ -302,20 +324,11 @@ static int fail(struct call *c, lzs_error **err)
 
 static int follow(struct call *c, lzs_error **err)
 {
-    if (++c->redirects > REG_MAX_REDIRECTS) {
-        struct lzs_buf b = LZS_BUF_INIT(16384);
-        describe(c, &b);
-        int rc =
-            lzs_error_set_http(err, EPROTO, (int)c->h.resp.status, "%s: more than %d redirects",
-                               lzs_buf_cstr(&b), REG_MAX_REDIRECTS);
-        lzs_buf_dispose(&b);
-        return rc;
-    }
+    if (++c->redirects > REG_MAX_REDIRECTS)
+        return call_error(c, err, EPROTO, "more than %d redirects", REG_MAX_REDIRECTS);
     char *next = reg_url_resolve(c->url, c->h.resp.location);
     if (!next)
-        return lzs_error_set_http(err, EPROTO, (int)c->h.resp.status,
-                                  "%s %s: bad redirect Location \"%.200s\"", c->method, c->url,
-                                  c->h.resp.location);
+        return call_error(c, err, EPROTO, "bad redirect Location \"%.200s\"", c->h.resp.location);
     if (c->h.resp.status == 303 && strcmp(c->method, "HEAD") != 0)
         c->method = "GET";
     free(c->url);
@@ -329,17 +342,16 @@ static int reauth(struct call *c, lzs_error **err)
         return fail(c, err);
     const char *scope = c->op->push ? c->repo->scope_push : c->repo->scope_pull;
     const char *www = c->h.resp.www_auth ? c->h.resp.www_auth : "";
-    struct lzs_buf b = LZS_BUF_INIT(16384);
-    describe(c, &b);
-    int rc = reg_auth_challenge(c->r, c->host, scope, www, err);
+    lzs_error *e = NULL;
+    int rc = reg_auth_challenge(c->r, c->host, scope, www, c->auth, &e);
     free(c->auth);
     c->auth = NULL;
     if (rc == 0)
         rc = reg_auth_value(c->r, c->host, scope, c->deadline, c->op->cancel, &c->auth,
-                            &c->auth_fresh, err);
+                            &c->auth_fresh, &e);
     if (rc < 0)
-        rc = lzs_error_wrap(err, "%s: 401", lzs_buf_cstr(&b));
-    lzs_buf_dispose(&b);
+        rc = call_error(c, err, -rc, "401: %s", lzs_error_msg(e));
+    lzs_error_free(&e);
     c->auth_fresh = true;
     if (rc == 0 && !c->auth)
         return fail(c, err); /* Basic asked for, and we have no credentials */
@@ -349,7 +361,8 @@ static int reauth(struct call *c, lzs_error **err)
 /* Where the next attempt starts: the blob's cached final URL, else the first URL. */
 static int restart(struct call *c, lzs_error **err)
 {
-    char *cached = c->op->blob_key && c->repo ? reg_blob_url_get(c->r, c->op->blob_key) : NULL;
+    bool use_cache = c->op->blob_key && c->repo && !c->cache_failed;
+    char *cached = use_cache ? reg_blob_url_get(c->r, c->op->blob_key) : NULL;
     free(c->url);
     c->from_cache = cached != NULL;
     c->url = cached ? cached : strdup(c->first_url);
@@ -389,7 +402,7 @@ static int backoff(struct call *c, bool *next, lzs_error **err)
              c->attempts + 1, c->r->retries + 1);
     lzs_error_free(&why);
     if (!reg_sleep_ms(delay, c->op->cancel))
-        return lzs_error_set(err, ECANCELED, "%s %s: cancelled", c->method, c->first_url);
+        return call_error(c, err, ECANCELED, "cancelled");
     atomic_fetch_add_explicit(&c->r->retries_done, 1, memory_order_relaxed);
     return restart(c, err);
 }
@@ -397,10 +410,9 @@ static int backoff(struct call *c, bool *next, lzs_error **err)
 static int check_time(const struct call *c, lzs_error **err)
 {
     if (c->op->cancel && atomic_load(c->op->cancel))
-        return lzs_error_set(err, ECANCELED, "%s %s: cancelled", c->method, c->first_url);
+        return call_error(c, err, ECANCELED, "cancelled");
     if (c->deadline && reg_now_ms() >= c->deadline)
-        return lzs_error_set(err, ETIMEDOUT, "%s %s: no answer within %" PRIu64 " ms", c->method,
-                             c->first_url, c->r->timeout_ms);
+        return call_error(c, err, ETIMEDOUT, "no answer within %" PRIu64 " ms", c->r->timeout_ms);
     return 0;
 }
 
@@ -429,19 +441,18 @@ static int call_run(struct call *c, bool *next, lzs_error **err)
         if (c->from_cache && a != REG_REDIRECT) {
             LZS_DEBUG("cached URL of %s failed: asking the registry again", c->op->blob_key);
             reg_blob_url_drop(c->r, c->op->blob_key);
+            c->cache_failed = true;
             if ((rc = restart(c, err)) < 0)
                 return rc;
-            c->from_cache = false;
             continue;
         }
-        if (a == REG_REDIRECT)
-            rc = follow(c, err);
-        else if (a == REG_AUTH)
-            rc = reauth(c, err);
-        else if (a == REG_RETRY)
-            rc = backoff(c, next, err);
-        else
-            return *next = a == REG_NEXT, fail(c, err);
+        if (a == REG_NEXT || a == REG_FAIL) {
+            *next = a == REG_NEXT;
+            return fail(c, err);
+        }
+        rc = a == REG_REDIRECT ? follow(c, err)
+             : a == REG_AUTH   ? reauth(c, err)
+                               : backoff(c, next, err);
         if (rc < 0)
             return rc;
     }
@@ -449,22 +460,20 @@ static int call_run(struct call *c, bool *next, lzs_error **err)
 
 static int call_start(struct call *c, lzs_error **err)
 {
-    if (!c->url) {
-        c->first_url = NULL;
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    }
-    c->first_url = strdup(c->url);
+    c->first_url = c->url ? strdup(c->url) : NULL;
     if (!c->first_url)
         return lzs_error_set(err, ENOMEM, "out of memory");
-    c->method = c->op->method;
-    if (c->repo) {
-        const char *scope = c->op->push ? c->repo->scope_push : c->repo->scope_pull;
-        int rc = reg_auth_value(c->r, c->host, scope, c->deadline, c->op->cancel, &c->auth,
-                                &c->auth_fresh, err);
-        if (rc < 0)
-            return rc;
-    }
-    return restart(c, err);
+    int rc = restart(c, err);
+    if (rc < 0 || !c->repo)
+        return rc;
+    const char *scope = c->op->push ? c->repo->scope_push : c->repo->scope_pull;
+    lzs_error *e = NULL;
+    rc = reg_auth_value(c->r, c->host, scope, c->deadline, c->op->cancel, &c->auth, &c->auth_fresh,
+                        &e);
+    if (rc < 0)
+        rc = call_error(c, err, -rc, "%s", lzs_error_msg(e));
+    lzs_error_free(&e);
+    return rc;
 }
 
 static int endpoint_do(lzs_repo *repo, struct reg_op *op, const struct reg_endpoint *ep, bool only,

@@ -50,11 +50,11 @@ bigsize=$(jq -r '.layers[0].size' want.json)
 small=$(jq -r '.layers[1].digest' want.json)
 cfgdigest=$(jq -r '.config.digest' want.json)
 missing=sha256:$(printf 'not there' | sha256sum | cut -d' ' -f1)
-ranges="0 1 1000 4096 2999000 1 $((bigsize - 10)) 10 123457 1048576"
-want_ranges "$(blob "$big")" $ranges > want-ranges.bin
-ranges20=""
-for i in $(seq 0 19); do ranges20="$ranges20 $((i * 140000)) 777"; done
-want_ranges "$(blob "$big")" $ranges20 > want-ranges20.bin
+ranges=(0 1 1000 4096 2999000 1 $((bigsize - 10)) 10 123457 1048576)
+want_ranges "$(blob "$big")" "${ranges[@]}" > want-ranges.bin
+ranges20=()
+for i in $(seq 0 19); do ranges20+=($((i * 140000)) 777); done
+want_ranges "$(blob "$big")" "${ranges20[@]}" > want-ranges20.bin
 
 # ---- anonymous --------------------------------------------------------------------------------
 "$rt" manifest "$reg/app:v1" > got.json 2> got.err
@@ -66,13 +66,13 @@ expect_fail 1 "^regtool: GET http://$reg/v2/app/manifests/nope: 404 manifest unk
     "$rt" manifest "$reg/app:nope"
 expect_fail 1 "^regtool: GET http://$reg/v2/nothere/manifests/v1: 404 " "$rt" manifest "$reg/nothere:v1"
 
-"$rt" --stats read "$reg/app:v1" "$big" $ranges > got.bin 2> stats.json
+"$rt" --stats read "$reg/app:v1" "$big" "${ranges[@]}" > got.bin 2> stats.json
 cmp -s got.bin want-ranges.bin && ok || bad "anonymous ranges differ"
 [ "$(stat_of stats.json requests)" = 5 ] && [ "$(stat_of stats.json retries)" = 0 ] && ok ||
     bad "one request per range: $(cat stats.json)"
 [ "$(stat_of stats.json bytes_fetched)" = "$(stat -c %s want-ranges.bin)" ] && ok ||
     bad "bytes_fetched: $(cat stats.json)"
-"$rt" --threads 8 read "$reg/app:v1" "$big" $ranges20 > got.bin && cmp -s got.bin want-ranges20.bin &&
+"$rt" --threads 8 read "$reg/app:v1" "$big" "${ranges20[@]}" > got.bin && cmp -s got.bin want-ranges20.bin &&
     ok || bad "8 threads reading 20 ranges each"
 "$rt" stream "$reg/app:v1" "$big" | cmp -s - "$(blob "$big")" && ok || bad "stream of the big layer"
 "$rt" stream "$reg/app:v1" "$small" | cmp -s - "$(blob "$small")" && ok || bad "stream of the small layer"
@@ -100,7 +100,7 @@ mkdir -p basic
 printf '{"auths":{"http://%s/v1/":{"username":"bob","password":"pw"}}}' "$regb" > basic/config.json
 "$rt" --docker-config basic manifest "$regb/app:v1" 2>/dev/null | cmp -s - want.json && ok ||
     bad "basic: manifest"
-"$rt" --docker-config basic --stats read "$regb/app:v1" "$big" $ranges > got.bin 2> stats.json
+"$rt" --docker-config basic --stats read "$regb/app:v1" "$big" "${ranges[@]}" > got.bin 2> stats.json
 cmp -s got.bin want-ranges.bin && ok || bad "basic: ranges differ"
 # the first request learns the challenge; the others send the credentials at once
 [ "$(stat_of stats.json requests)" = 6 ] && ok || bad "basic: requests: $(cat stats.json)"
@@ -117,7 +117,7 @@ exit 1
 EOF
 chmod +x bin/docker-credential-rigtest
 printf '{"credHelpers":{"%s":"rigtest"}}' "$regb" > helper/config.json
-PATH=$PWD/bin:$PATH "$rt" --docker-config helper read "$regb/app:v1" "$big" $ranges > got.bin &&
+PATH=$PWD/bin:$PATH "$rt" --docker-config helper read "$regb/app:v1" "$big" "${ranges[@]}" > got.bin &&
     cmp -s got.bin want-ranges.bin && ok || bad "basic: credentials from a helper"
 printf '{"credsStore":"rigtest"}' > helper/config.json
 PATH=$PWD/bin:$PATH "$rt" --docker-config helper manifest "$regb/app:v1" 2>/dev/null |
@@ -131,7 +131,7 @@ rig_image_push "$RIG_TMP/img:v1" "$regt/app:v1" --creds alice:pw
 mkdir -p tok
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$regt" "$(printf alice:pw | base64 -w0)" > tok/config.json
 n0=$(wc -l < "$toklog")
-"$rt" --docker-config tok --stats read "$regt/app:v1" "$big" $ranges20 > got.bin 2> stats.json
+"$rt" --docker-config tok --stats read "$regt/app:v1" "$big" "${ranges20[@]}" > got.bin 2> stats.json
 cmp -s got.bin want-ranges20.bin && ok || bad "token: ranges differ"
 n1=$(wc -l < "$toklog")
 [ $((n1 - n0)) -eq 1 ] && ok || bad "token: $((n1 - n0)) tokens for 20 reads ($(log_since "$toklog" "$n0"))"
@@ -141,9 +141,16 @@ log_since "$toklog" "$n0" | grep -q '^alice repository:app:pull$' && ok ||
 [ "$(stat_of stats.json requests)" = 22 ] && ok || bad "token: requests: $(cat stats.json)"
 "$rt" --docker-config tok manifest "$regt/app:v1" 2>/dev/null | cmp -s - want.json && ok ||
     bad "token: manifest"
+# threads missing the token together fetch it once
+n0=$(wc -l < "$toklog")
+"$rt" --docker-config tok --threads 8 read "$regt/app:v1" "$big" "${ranges20[@]}" > got.bin &&
+    cmp -s got.bin want-ranges20.bin && ok || bad "token: 8 threads: bytes"
+n1=$(wc -l < "$toklog")
+[ $((n1 - n0)) -eq 1 ] && ok || bad "token: 8 threads fetched $((n1 - n0)) tokens"
 expect_fail 1 "^regtool: GET http://$regt/v2/app/manifests/v1: 401: token for repository:app:pull from http://127.0.0.1:[0-9]+/token: GET http://127.0.0.1:[0-9]+/token\?service=rig-registry&scope=repository%3aapp%3apull: 401" \
     "$rt" --docker-config nocreds manifest "$regt/app:v1"
 # a twin serving the same storage with 3 s tokens: a new token once the cached one expires
+# shellcheck disable=SC2154  # set by rig_registry --name tok
 rig_registry --token --htpasswd alice:pw --token-ttl 3 --storage "$RIG_REG_DIR_tok" --name short
 regs=$RIG_REG
 slog=$RIG_TOKEN_LOG
@@ -156,7 +163,7 @@ want_ranges "$(blob "$big")" 0 100 5000 100 90000 100 | cmp -s - got.bin && ok |
 rig_redirect_front "$reg"
 front=$RIG_FRONT
 flog=$RIG_FRONT_LOG
-"$rt" --stats read "$front/app:v1" "$big" $ranges > got.bin 2> stats.json
+"$rt" --stats read "$front/app:v1" "$big" "${ranges[@]}" > got.bin 2> stats.json
 cmp -s got.bin want-ranges.bin && ok || bad "front: ranges differ"
 # the storage URL is reused for the following ranges: one 307 only
 [ "$(grep -c '^front 307 ' "$flog")" = 1 ] && [ "$(grep -c '^storage 206 ' "$flog")" = 5 ] && ok ||
@@ -180,7 +187,7 @@ for kind in basic tok; do
     mkdir -p "front-$kind"
     printf '{"auths":{"%s":{"auth":"%s"}}}' "$RIG_FRONT" "$(printf "$creds" | base64 -w0)" \
         > "front-$kind/config.json"
-    "$rt" --docker-config "front-$kind" read "$RIG_FRONT/app:v1" "$big" $ranges > got.bin &&
+    "$rt" --docker-config "front-$kind" read "$RIG_FRONT/app:v1" "$big" "${ranges[@]}" > got.bin &&
         cmp -s got.bin want-ranges.bin && ok || bad "front over $kind: ranges differ"
     "$rt" --docker-config "front-$kind" stream "$RIG_FRONT/app:v1" "$big" |
         cmp -s - "$(blob "$big")" && ok || bad "front over $kind: stream"
@@ -274,7 +281,7 @@ server = "http://$reg"
 [host."http://127.0.0.1:$(rig_free_port)"]
   capabilities = ["pull", "resolve"]
 EOF
-"$rt" --hosts-dir hosts read "$reg/app:v1" "$big" $ranges > got.bin && cmp -s got.bin want-ranges.bin &&
+"$rt" --hosts-dir hosts read "$reg/app:v1" "$big" "${ranges[@]}" > got.bin && cmp -s got.bin want-ranges.bin &&
     ok || bad "mirror answering 404: ranges"
 "$rt" --hosts-dir hosts manifest "$reg/app:v1" 2>/dev/null | cmp -s - want.json && ok ||
     bad "mirror answering 404: manifest"
@@ -282,6 +289,58 @@ grep -qiE "/v2/app/(blobs|manifests)/[^ \"]*\?ns=127\.0\.0\.1(%3a|:)${reg#*:}" "
     bad "mirror not asked with ?ns=: $(grep -c 'GET /v2/app' "$mirrorlog" || true) requests"
 "$rt" --hosts-dir hosts-down stream "$reg/app:v1" "$big" | cmp -s - "$(blob "$big")" && ok ||
     bad "mirror down: stream"
+
+# ---- TLS: CA files, skip_verify, headers from hosts.toml; HTTP/2 --------------------------------
+tlsdir=$RIG_TMP/tls
+mkdir -p "$tlsdir/tmp"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tlsdir/key.pem" -out "$tlsdir/cert.pem" \
+    -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+tport=$(rig_free_port)
+tls=127.0.0.1:$tport
+cat > "$tlsdir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+user root;
+pid $tlsdir/nginx.pid;
+error_log $tlsdir/error.log;
+events { worker_connections 64; }
+http {
+    client_body_temp_path $tlsdir/tmp/body;
+    proxy_temp_path $tlsdir/tmp/proxy;
+    fastcgi_temp_path $tlsdir/tmp/fastcgi;
+    uwsgi_temp_path $tlsdir/tmp/uwsgi;
+    scgi_temp_path $tlsdir/tmp/scgi;
+    log_format t '\$server_protocol \$status "\$request" x=\$http_x_lazysnap_test';
+    access_log $tlsdir/access.log t;
+    client_max_body_size 0;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    server {
+        listen $tls ssl http2;
+        ssl_certificate $tlsdir/cert.pem;
+        ssl_certificate_key $tlsdir/key.pem;
+        location / {
+            proxy_pass http://$reg;
+            proxy_set_header Host \$http_host;
+        }
+    }
+}
+EOF
+rig_spawn "$tlsdir/nginx.out" nginx -p "$tlsdir" -c "$tlsdir/nginx.conf" -e "$tlsdir/error.log"
+for _ in $(seq 100); do curl -sk -o /dev/null "https://$tls/v2/" && break; sleep 0.1; done
+mkdir -p "hosts-tls/$tls" "hosts-tls-ca/$tls" "hosts-tls-skip/$tls"
+echo "server = \"https://$tls\"" > "hosts-tls/$tls/hosts.toml"
+printf 'server = "https://%s"\nca = "%s"\n[header]\n  X-Lazysnap-Test = "sent"\n' "$tls" \
+    "$tlsdir/cert.pem" > "hosts-tls-ca/$tls/hosts.toml"
+printf 'server = "https://%s"\nskip_verify = true\n' "$tls" > "hosts-tls-skip/$tls/hosts.toml"
+expect_fail 1 "^regtool: GET https://$tls/v2/app/manifests/v1: .*(certificate|SSL)" \
+    "$rt" --hosts-dir hosts-tls manifest "$tls/app:v1"
+"$rt" --hosts-dir hosts-tls-ca read "$tls/app:v1" "$big" "${ranges[@]}" > got.bin &&
+    cmp -s got.bin want-ranges.bin && ok || bad "TLS with the CA of hosts.toml"
+"$rt" --hosts-dir hosts-tls-skip stream "$tls/app:v1" "$big" | cmp -s - "$(blob "$big")" && ok ||
+    bad "TLS with skip_verify"
+grep -q '^HTTP/2.0 206 .* x=sent$' "$tlsdir/access.log" && ok ||
+    bad "TLS: no HTTP/2 range request with the header of hosts.toml: $(head -3 "$tlsdir/access.log")"
 
 # ---- pushes, read back ---------------------------------------------------------------------------
 for d in "$cfgdigest" "$big" "$small"; do
