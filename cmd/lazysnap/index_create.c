@@ -146,7 +146,7 @@ static int create(struct create_args *a, lzs_error **err)
     if (!lr)
         return lzs_error_set(err, ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        lzs_buf_init(&lr[i].stored, (size_t)4 << 30);
+        lzs_buf_init(&lr[i].stored, LZS_IMAGE_INDEX_MAX);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = build_layer(a, i, &lr[i], err);
     if (rc == 0)

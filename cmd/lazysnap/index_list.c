@@ -7,9 +7,9 @@
 
 static void print_text(lzs_image *img)
 {
-    char tag[8 + 2 * LZS_DIGEST_MAX_LEN], ds[LZS_DIGEST_STR_MAX];
+    char tag[LZS_IMAGE_TAG_MAX], ds[LZS_DIGEST_STR_MAX];
     lzs_digest_format(lzs_image_digest(img), ds);
-    snprintf(tag, sizeof(tag), "sha256-%s", strchr(ds, ':') + 1);
+    lzs_image_referrers_tag(lzs_image_digest(img), tag);
     printf("image %s\nmanifest %s\n", lzs_image_name(img), ds);
     printf("%-4s %-20s %10s  %-9s %s\n", "#", "LAYER", "SIZE", "SOURCE", "INDEX");
     for (size_t i = 0; i < lzs_image_layer_count(img); i++) {

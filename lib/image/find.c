@@ -60,21 +60,68 @@ static int fetch_artifact(lzs_image *img, const struct lzs_digest *d, enum lzs_i
     return rc < 0 ? lzs_error_wrap(err, "index artifact %s", lzs_digest_format(d, ds)) : 0;
 }
 
-/* Take every lazysnap artifact listed by a referrers index, the newest (last) first. */
+/* At most this many artifacts are fetched for one image (a referrers list is untrusted). */
+#define FIND_MAX_ARTIFACTS 32
+
+/* Hand error *e to the caller's err (which may be NULL); returns rc. */
+static int pass_error(lzs_error **err, lzs_error **e, int rc)
+{
+    if (err && !*err)
+        *err = lzs_steal_ptr(e);
+    lzs_error_free(e);
+    return rc;
+}
+
+static bool all_found(const lzs_image *img)
+{
+    for (size_t i = 0; i < img->n_layers; i++)
+        if (img->layers[i].source == LZS_IMAGE_SRC_NONE)
+            return false;
+    return true;
+}
+
+/* An artifact that cannot be used (deleted since listed, malformed, too large, lying about its
+ * digest) is skipped, so that one bad referrer cannot hide the good ones; the registry being
+ * unreachable or refusing access is an error. */
+static bool is_skippable(int rc)
+{
+    return rc == -ENOENT || rc == -EINVAL || rc == -EMSGSIZE || rc == -EBADMSG || rc == -ENOTSUP;
+}
+
+/* Does descriptor d name one of our artifacts: by artifactType, or (layouts whose entry lost
+ * it in a copy) by the referrers tag of the image? */
+static bool is_candidate(const lzs_image *img, const struct lzs_oci_descriptor *d)
+{
+    if (is_ours(d->artifact_type))
+        return true;
+    if (!img->layout_dir)
+        return false;
+    char tag[LZS_IMAGE_TAG_MAX];
+    lzs_image_referrers_tag(&img->digest, tag);
+    const char *name =
+        lzs_oci_annotation_get(d->annotations, d->n_annotations, LZS_IMAGE_ANNOT_REF_NAME);
+    return name && strcmp(name, tag) == 0;
+}
+
+/* Take the lazysnap artifacts listed by a referrers index, the last listed (the newest with the
+ * tag schema, which appends) first, until every layer has an index. */
 static int take_listed(lzs_image *img, const struct lzs_oci_index *idx, enum lzs_image_source src,
                        lzs_error **err)
 {
-    for (size_t k = idx->n_manifests; k-- > 0;) {
+    unsigned fetched = 0;
+    for (size_t k = idx->n_manifests; k-- > 0 && !all_found(img);) {
         const struct lzs_oci_descriptor *d = &idx->manifests[k];
-        if (!is_ours(d->artifact_type))
+        if (!is_candidate(img, d))
             continue;
-        int rc = fetch_artifact(img, &d->digest, src, err);
-        if (rc == -ENOENT) { /* listed but deleted since: skip it */
-            lzs_error_free(err);
-            continue;
-        }
+        if (++fetched > FIND_MAX_ARTIFACTS)
+            break;
+        lzs_error *e = NULL;
+        int rc = fetch_artifact(img, &d->digest, src, &e);
+        if (rc < 0 && !is_skippable(rc))
+            return pass_error(err, &e, rc);
         if (rc < 0)
-            return rc;
+            LZS_LOG(LZS_LOG_WARN, "%s: skipping %s", img->name, lzs_error_msg(e));
+        lzs_error_free(&e);
     }
     return 0;
 }
@@ -108,7 +155,7 @@ static int find_registry(lzs_image *img, lzs_error **err)
     if (rc == -ENOTSUP) {
         lzs_error_free(err);
         char tag[LZS_IMAGE_TAG_MAX];
-        lzs_image_tag_for(&img->digest, tag);
+        lzs_image_referrers_tag(&img->digest, tag);
         src = LZS_IMAGE_SRC_TAG;
         rc = lzs_repo_get_manifest(img->repo, tag, NULL, &m, err);
     }
@@ -116,10 +163,16 @@ static int find_registry(lzs_image *img, lzs_error **err)
         lzs_error_free(err);
         return 0;
     }
-    if (rc == 0)
-        rc = take_body(img, &m, src, err);
+    if (rc < 0)
+        return rc;
+    lzs_error *e = NULL;
+    rc = take_body(img, &m, src, &e);
     lzs_repo_manifest_dispose(&m);
-    return rc;
+    if (rc < 0 && is_skippable(rc)) { /* a malformed list: as if there were no referrers */
+        LZS_LOG(LZS_LOG_WARN, "%s: ignoring the referrers list: %s", img->name, lzs_error_msg(e));
+        rc = 0;
+    }
+    return pass_error(err, &e, rc);
 }
 
 static int find_layout(lzs_image *img, lzs_error **err)

@@ -76,6 +76,11 @@ const char *lzs_image_name(const lzs_image *img);
 
 /* ---- finding and loading layer indexes ------------------------------------------------------ */
 
+/* The referrers tag schema (distribution-spec 1.1): "ALG-HEX" for subject d, HEX truncated to
+ * 64 characters ("sha256-<64 hex>"). */
+#define LZS_IMAGE_TAG_MAX 80
+void lzs_image_referrers_tag(const struct lzs_digest *d, char tag[LZS_IMAGE_TAG_MAX]);
+
 /* Fill source/index_digest/... of every layer: Referrers API, else the tag schema; layers still
  * without an index are looked for in local_dir (NULL: none). Registry errors other than "not
  * found" are errors (a registry that is down is not "no index"). */
@@ -130,7 +135,7 @@ typedef struct lzs_image_view lzs_image_view;
 
 /* A merged view of all layers of img: every layer must have an index (-ENOENT naming the first
  * layer without one). Loads the indexes and opens the blobs (no data is fetched yet). The view
- * borrows img, which must outlive it. */
+ * borrows img, which must outlive it. One thread at a time (lookup results share a buffer). */
 int lzs_image_view_new(lzs_image_view **out, lzs_image *img, lzs_error **err);
 void lzs_image_view_free(lzs_image_view *v);
 LZS_DEFINE_CLEANUP(lzs_image_view, lzs_image_view_free)
@@ -140,7 +145,9 @@ struct lzs_image_node {
     size_t layer;
     uint32_t id;
     struct lzs_index_entry entry; /* hardlinks resolved to their target's data */
-    const char *path;             /* the resolved path inside the image (valid until next call) */
+    /* lookup: the resolved path inside the image (valid until the next lookup); readdir: the
+     * entry's name in its own layer */
+    const char *path;
 };
 
 /* Look path up ("/usr/bin/x", "usr/bin/x"); with follow, symlinks are resolved (also the last

@@ -5,8 +5,6 @@
 #include "image/image.h"
 
 #define LZS_IMAGE_NAME_MAX (LZS_OCI_REF_STR_MAX + 16)
-/* The tag schema of the OCI distribution spec: "sha256-" + the subject's hex. */
-#define LZS_IMAGE_TAG_MAX (8 + 2 * LZS_DIGEST_MAX_LEN)
 /* OCI layout annotation naming a manifest ("tag"). */
 #define LZS_IMAGE_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
 /* A compressed index larger than this is not fetched. */
@@ -25,8 +23,6 @@ struct lzs_image {
     char name[LZS_IMAGE_NAME_MAX];
 };
 
-/* "sha256-HEX" for d into tag. */
-void lzs_image_tag_for(const struct lzs_digest *d, char tag[LZS_IMAGE_TAG_MAX]);
 /* DIR/blobs/ALGO/HEX into a new string; NULL on ENOMEM. */
 char *lzs_image_layout_blob_path(const char *dir, const struct lzs_digest *d);
 /* Read blob d of a layout into b (bounded by b->max) and verify it. */

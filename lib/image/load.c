@@ -49,6 +49,11 @@ static int check_describes(const lzs_index *idx, const struct lzs_oci_descriptor
 {
     const struct lzs_index_info *info = lzs_index_info(idx);
     char want[LZS_DIGEST_STR_MAX], got[LZS_DIGEST_STR_MAX];
+    enum lzs_oci_compression c = lzs_oci_layer_compression(d->media_type);
+    if (c != LZS_OCI_COMP_UNKNOWN && (int)info->compression != (int)c)
+        return lzs_error_set(err, EBADMSG, "index is for a %s layer, the layer is %s",
+                             lzs_compression_name((enum lzs_compression)info->compression),
+                             d->media_type);
     if (!lzs_digest_is_equal(&info->blob_digest, &d->digest) || info->compressed_size != d->size)
         return lzs_error_set(err, EBADMSG,
                              "index describes layer %s (%" PRIu64 " bytes), not %s (%" PRIu64

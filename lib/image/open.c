@@ -45,8 +45,10 @@ static int parse_manifest(lzs_image *img, struct lzs_buf *body, char *content_ty
                           const struct lzs_digest *digest, lzs_error **err)
 {
     int rc = lzs_oci_manifest_parse(&img->manifest, body->data, body->len, content_type, err);
-    if (rc < 0)
+    if (rc < 0) {
+        free(content_type);
         return rc;
+    }
     lzs_buf_dispose(&img->body);
     img->body = *body;
     lzs_buf_init(body, body->max);
@@ -170,11 +172,12 @@ const char *lzs_image_source_name(enum lzs_image_source s)
     return (size_t)s < LZS_ARRAY_SIZE(names) ? names[s] : "?";
 }
 
-void lzs_image_tag_for(const struct lzs_digest *d, char tag[LZS_IMAGE_TAG_MAX])
+void lzs_image_referrers_tag(const struct lzs_digest *d, char tag[LZS_IMAGE_TAG_MAX])
 {
     char ds[LZS_DIGEST_STR_MAX];
     lzs_digest_format(d, ds);
     char *colon = strchr(ds, ':');
-    *colon = '-';
-    snprintf(tag, LZS_IMAGE_TAG_MAX, "%s", ds);
+    *colon = '\0';
+    /* distribution-spec: "<alg>-<ref>", <ref> truncated to 64 characters */
+    snprintf(tag, LZS_IMAGE_TAG_MAX, "%.8s-%.64s", ds, colon + 1);
 }

@@ -102,7 +102,7 @@ static int merged_list(const struct lzs_oci_index *old, const struct lzs_oci_des
 static int update_tag(lzs_image *img, const struct lzs_oci_descriptor *mine, lzs_error **err)
 {
     char tag[LZS_IMAGE_TAG_MAX];
-    lzs_image_tag_for(&img->digest, tag);
+    lzs_image_referrers_tag(&img->digest, tag);
     struct lzs_repo_manifest m = {0};
     lzs_cleanup(lzs_oci_index_freep) struct lzs_oci_index *old = NULL;
     int rc = lzs_repo_get_manifest(img->repo, tag, NULL, &m, err);
@@ -150,7 +150,7 @@ static int publish_registry(lzs_image *img, const struct lzs_oci_descriptor *min
 static int publish_layout(lzs_image *img, const struct lzs_oci_descriptor *mine, lzs_error **err)
 {
     char tag[LZS_IMAGE_TAG_MAX];
-    lzs_image_tag_for(&img->digest, tag);
+    lzs_image_referrers_tag(&img->digest, tag);
     struct lzs_oci_annotation a = {.key = (char *)LZS_IMAGE_ANNOT_REF_NAME, .value = tag};
     struct lzs_oci_descriptor tagged = *mine;
     tagged.annotations = &a;

@@ -65,43 +65,53 @@ static bool lookup_type(const lzs_index *idx, const char *p, uint32_t *id, enum 
     return true;
 }
 
-/* Does idx have "DIR/NAME" where DIR is p[0..dirlen) ("" for the root)? */
+/* Does idx have "DIR/NAME" where DIR is p[0..dirlen) ("" for the root)? A name too long to
+ * build counts as present: hiding fails closed, never showing what a layer deleted. */
 static bool has_child(const lzs_index *idx, const char *p, size_t dirlen, const char *name)
 {
     char q[VIEW_PATH_MAX];
     int k = dirlen ? snprintf(q, sizeof(q), "%.*s/%s", (int)dirlen, p, name)
                    : snprintf(q, sizeof(q), "%s", name);
     uint32_t id;
-    return k > 0 && (size_t)k < sizeof(q) && lzs_index_lookup(idx, q, &id) == 0;
+    return k < 0 || (size_t)k >= sizeof(q) || lzs_index_lookup(idx, q, &id) == 0;
+}
+
+/* Is p[0..end) (a path prefix ending at a component) whited out by idx? */
+static bool whited_out(const lzs_index *idx, const char *p, size_t end)
+{
+    const char *slash = memrchr(p, '/', end);
+    size_t dirlen = slash ? (size_t)(slash - p) : 0;
+    const char *base = slash ? slash + 1 : p;
+    char wh[VIEW_PATH_MAX];
+    int k = snprintf(wh, sizeof(wh), WH_PREFIX "%.*s", (int)(p + end - base), base);
+    return k < 0 || (size_t)k >= sizeof(wh) || has_child(idx, p, dirlen, wh);
+}
+
+/* Is directory p[0..end) of idx opaque, or not a directory at all? */
+static bool hides_below(const lzs_index *idx, const char *p, size_t end)
+{
+    if (has_child(idx, p, end, WH_OPAQUE))
+        return true;
+    char anc[VIEW_PATH_MAX];
+    uint32_t id;
+    enum lzs_entry_type t;
+    snprintf(anc, sizeof(anc), "%.*s", (int)end, p);
+    return end > 0 && lookup_type(idx, anc, &id, &t) && t != LZS_ENTRY_DIR;
 }
 
 /* Does this layer hide path p ("" = root) of the layers below it: a whiteout of p or of an
- * ancestor, an opaque ancestor, or an ancestor that is not a directory? */
+ * ancestor, an opaque ancestor (the root included), or an ancestor that is not a directory? */
 static bool layer_hides(const lzs_index *idx, const char *p)
 {
     size_t len = strlen(p);
-    for (size_t end = 0; end <= len; end++) {
+    if (len > 0 && hides_below(idx, p, 0))
+        return true;
+    for (size_t end = 1; end <= len; end++) {
         if (end < len && p[end] != '/')
             continue;
-        /* p[0..end) is an ancestor of p, or p itself when end == len */
-        const char *slash = memrchr(p, '/', end);
-        size_t dirlen = slash ? (size_t)(slash - p) : 0;
-        const char *base = slash ? slash + 1 : p;
-        char wh[VIEW_PATH_MAX];
-        if (end > 0 &&
-            snprintf(wh, sizeof(wh), WH_PREFIX "%.*s", (int)(p + end - base), base) <
-                (int)sizeof(wh) &&
-            has_child(idx, p, dirlen, wh))
+        if (whited_out(idx, p, end))
             return true;
-        if (end == len)
-            break;
-        if (has_child(idx, p, end, WH_OPAQUE))
-            return true;
-        char anc[VIEW_PATH_MAX];
-        uint32_t id;
-        enum lzs_entry_type t;
-        snprintf(anc, sizeof(anc), "%.*s", (int)end, p);
-        if (end > 0 && lookup_type(idx, anc, &id, &t) && t != LZS_ENTRY_DIR)
+        if (end < len && hides_below(idx, p, end))
             return true;
     }
     return false;
@@ -150,6 +160,8 @@ static int splice_link(struct walk *w, const char *t, const char *rest, lzs_erro
 {
     if (++w->links > VIEW_MAX_SYMLINKS)
         return lzs_error_set(err, ELOOP, "too many levels of symbolic links");
+    if (t[0] == '\0')
+        return lzs_error_set(err, ENOENT, "empty symbolic link");
     char tmp[VIEW_PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", t, rest) >= sizeof(tmp))
         return lzs_error_set(err, ENAMETOOLONG, "path too long");
@@ -198,6 +210,9 @@ int lzs_image_view_lookup(lzs_image_view *v, const char *path, bool follow,
     struct walk w = {.cur = ""};
     if ((size_t)snprintf(w.rest, sizeof(w.rest), "%s", path) >= sizeof(w.rest))
         return lzs_error_set(err, ENAMETOOLONG, "%s: path too long", path);
+    size_t plen = strlen(path);
+    bool want_dir = plen > 0 && path[plen - 1] == '/'; /* "x/": x must be a directory */
+    follow = follow || want_dir;
     fill_node(v, v->n - 1, 0, out);
     while (w.rest[0]) {
         char *c = w.rest + strspn(w.rest, "/");
@@ -223,6 +238,8 @@ int lzs_image_view_lookup(lzs_image_view *v, const char *path, bool follow,
         fill_node(v, v->n - 1, 0, out);
     else if (merged_lookup(v, w.cur, &layer, &id) == 0)
         fill_node(v, layer, id, out);
+    if (want_dir && out->entry.type != LZS_ENTRY_DIR)
+        return lzs_error_set(err, ENOTDIR, "%s: not a directory", path);
     memcpy(v->path, w.cur, sizeof(w.cur));
     out->path = v->path;
     return 0;

@@ -119,12 +119,37 @@ skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:img:$tag" "docker
     lzr cat "$reg/carried:t" /etc/hostname | grep -qx upper-host && ok ||
     bad "artifact carried by skopeo copy oci:img:$tag: $(cat skopeo.err)"
 
+# a broken referrer listed next to the good one does not hide it
+python3 - <<'PY'
+import hashlib, json, os
+body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+d = hashlib.sha256(body).hexdigest()
+open(f"img/blobs/sha256/{d}", "wb").write(body)
+idx = json.load(open("img/index.json"))
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                         "digest": "sha256:" + d, "size": len(body),
+                         "artifactType": "application/vnd.lazysnap.index.v1"})
+json.dump(idx, open("img/index.json", "w"))
+PY
+"$lz" index list --oci-layout img:t 2> list.err > list.out
+grep -cE "^[0-9]+ .* layout +sha256:" list.out | grep -qx 4 && grep -q "skipping index artifact" list.err &&
+    ok || bad "a malformed referrer hid the good one: $(cat list.out list.err)"
+
+# an opaque marker at the root hides every lower layer
+mkdir -p rootopq && : > rootopq/.wh..wh..opq && echo fresh > rootopq/new
+tar -C rootopq --sort=name -cf rootopq.tar . && rig_image_build_tar ropq:t base.tar rootopq.tar
+rig_image_push ropq:t "$reg/rootopq:t"
+lzr index create "$reg/rootopq:t" --min-layer-size 0 > /dev/null
+lzr cat "$reg/rootopq:t" /new | grep -qx fresh && ok || bad "root opaque: /new"
+expect_fail 1 "/etc/hostname: .*no such file" lzr cat "$reg/rootopq:t" /etc/hostname
+[ "$(lzr ls "$reg/rootopq:t" /)" = new ] && ok || bad "root opaque: ls / = $(lzr ls "$reg/rootopq:t" /)"
+
 # ---- a large image: one small file costs < 5% of the compressed image ----------------------------
 tar -C / --sort=name -cf bin.tar usr/bin || [ $? -eq 1 ] # 1: a file changed while read
 tar -C / --sort=name -cf share.tar usr/share || [ $? -eq 1 ]
-rig_image_build_tar img:big bin.tar share.tar
+rig_image_build_tar bigimg:big bin.tar share.tar
 rm -f bin.tar share.tar
-rig_image_push img:big "$reg/big:t"
+rig_image_push bigimg:big "$reg/big:t"
 lzr index create "$reg/big:t" > create.out
 total=$(lzr index list --json "$reg/big:t" | python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
 file=$(cd /usr/share && find . -type f -size +20k -size -200k | sort | sed -n "1s:^\./::p")
