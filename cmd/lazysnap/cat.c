@@ -6,52 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CAT_CHUNK (1u << 20)
-
-static int copy_out(lzs_file_reader *r, const uint8_t *want, lzs_error **err)
-{
-    lzs_cleanup(lzs_hasher_freep) lzs_hasher *h = NULL;
-    lzs_autofree uint8_t *buf = malloc(CAT_CHUNK);
-    int rc = lzs_hasher_new(&h, LZS_DIGEST_SHA256, err);
-    if (rc < 0)
-        return rc;
-    if (!buf)
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    for (uint64_t off = 0;;) {
-        ssize_t n = lzs_file_reader_read(r, off, buf, CAT_CHUNK, err);
-        if (n < 0)
-            return (int)n;
-        if (n == 0)
-            break;
-        lzs_hasher_update(h, buf, (size_t)n);
-        if (lzs_write_full(1, buf, (size_t)n, err) < 0)
-            return lzs_error_wrap(err, "stdout");
-        off += (uint64_t)n;
-    }
-    struct lzs_digest got;
-    lzs_hasher_final(h, &got);
-    if (memcmp(got.bytes, want, LZS_SHA256_LEN) != 0)
-        return lzs_error_set(err, EBADMSG, "content does not match the sha256 in the index");
-    return 0;
-}
-
 static int cat_remote(struct lzs_cli_remote *r, const char *ref, const char *path, lzs_error **err)
 {
     lzs_cleanup(lzs_image_view_freep) lzs_image_view *v = NULL;
     lzs_cleanup(lzs_file_reader_freep) lzs_file_reader *fr = NULL;
     struct lzs_image_node node;
-    int rc = lzs_cli_remote_open(r, ref, false, err);
-    if (rc == 0)
-        rc = lzs_image_find_indexes(r->img, lzs_cli_remote_index_dir(r), err);
-    if (rc == 0)
-        rc = lzs_image_view_new(&v, r->img, err);
+    int rc = lzs_cli_remote_view(r, ref, &v, err);
     if (rc == 0)
         rc = lzs_image_view_lookup(v, path, true, &node, err);
     if (rc < 0)
         return rc;
     rc = lzs_image_view_open(v, &node, &fr, err);
     if (rc == 0)
-        rc = copy_out(fr, node.entry.sha256, err);
+        rc = lzs_cli_copy_file(fr, 0, UINT64_MAX, node.entry.sha256, err);
     return rc < 0 ? lzs_error_wrap(err, "%s", path) : 0;
 }
 

@@ -28,6 +28,13 @@ int lzs_cli_finish_stdout(void);
 struct lzs_index_entry;
 void lzs_cli_print_long(const struct lzs_index_entry *e, const char *name);
 
+/* Copy [offset, offset+length) of a layer file to stdout (length UINT64_MAX: to the end); with
+ * want, check the sha256 of what was copied (the whole file) against it: -EBADMSG, after the
+ * bytes were written, so the exit status is what tells. */
+typedef struct lzs_file_reader lzs_file_reader;
+int lzs_cli_copy_file(lzs_file_reader *r, uint64_t offset, uint64_t length, const uint8_t *want,
+                      lzs_error **err);
+
 int lzs_cli_version(int argc, char **argv);
 int lzs_cli_index(int argc, char **argv);
 int lzs_cli_index_build(int argc, char **argv);

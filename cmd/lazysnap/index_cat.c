@@ -15,9 +15,8 @@ struct cat_args {
     bool stats;
 };
 
-/* Copy [offset, offset+length) of the file to stdout; with want, check the whole file's sha256. */
-static int cat_file(lzs_file_reader *r, const struct cat_args *a, const uint8_t *want,
-                    lzs_error **err)
+int lzs_cli_copy_file(lzs_file_reader *r, uint64_t offset, uint64_t length, const uint8_t *want,
+                      lzs_error **err)
 {
     lzs_cleanup(lzs_hasher_freep) lzs_hasher *h = NULL;
     lzs_autofree uint8_t *buf = malloc(CAT_CHUNK);
@@ -26,7 +25,7 @@ static int cat_file(lzs_file_reader *r, const struct cat_args *a, const uint8_t 
         return rc;
     if (!buf)
         return lzs_error_set(err, ENOMEM, "out of memory");
-    uint64_t off = a->offset, left = a->length;
+    uint64_t off = offset, left = length;
     while (left > 0) {
         ssize_t n =
             lzs_file_reader_read(r, off, buf, left < CAT_CHUNK ? (size_t)left : CAT_CHUNK, err);
@@ -69,7 +68,7 @@ static int cat_path(const struct cat_args *a, lzs_error **err)
         struct lzs_index_entry e;
         lzs_index_entry_get(idx, lzs_index_resolve_hardlink(idx, id), &e);
         bool whole = a->offset == 0 && a->length >= e.size;
-        rc = cat_file(r, a, whole ? e.sha256 : NULL, err);
+        rc = lzs_cli_copy_file(r, a->offset, a->length, whole ? e.sha256 : NULL, err);
     }
     if (rc < 0)
         return lzs_error_wrap(err, "%s", a->path);

@@ -19,11 +19,7 @@ static int ls_remote(struct lzs_cli_remote *r, const char *ref, const char *dir,
                      lzs_error **err)
 {
     lzs_cleanup(lzs_image_view_freep) lzs_image_view *v = NULL;
-    int rc = lzs_cli_remote_open(r, ref, false, err);
-    if (rc == 0)
-        rc = lzs_image_find_indexes(r->img, lzs_cli_remote_index_dir(r), err);
-    if (rc == 0)
-        rc = lzs_image_view_new(&v, r->img, err);
+    int rc = lzs_cli_remote_view(r, ref, &v, err);
     if (rc == 0)
         rc = lzs_image_view_readdir(v, dir, print_name, &lng, err);
     return rc;

@@ -104,6 +104,17 @@ int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layou
     return rc;
 }
 
+int lzs_cli_remote_view(struct lzs_cli_remote *r, const char *ref, lzs_image_view **out,
+                        lzs_error **err)
+{
+    int rc = lzs_cli_remote_open(r, ref, false, err);
+    if (rc == 0)
+        rc = lzs_image_find_indexes(r->img, lzs_cli_remote_index_dir(r), err);
+    if (rc == 0)
+        rc = lzs_image_view_new(out, r->img, err);
+    return rc;
+}
+
 const char *lzs_cli_remote_index_dir(const struct lzs_cli_remote *r)
 {
     if (r->index_dir)

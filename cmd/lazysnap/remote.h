@@ -57,6 +57,9 @@ int lzs_cli_remote_option(struct lzs_cli_remote *r, int c, const char *arg);
 /* Load the config, then open the image: a registry reference, or with layout an OCI layout
  * "DIR[:TAG]". */
 int lzs_cli_remote_open(struct lzs_cli_remote *r, const char *target, bool layout, lzs_error **err);
+/* Open the image of ref, find its indexes and make the merged view of its layers. */
+int lzs_cli_remote_view(struct lzs_cli_remote *r, const char *ref, lzs_image_view **out,
+                        lzs_error **err);
 /* The local index directory: --index-dir, else the config's [index] local_dir, else NULL. */
 const char *lzs_cli_remote_index_dir(const struct lzs_cli_remote *r);
 /* {"bytes_fetched":N,"requests":M} on stderr. */

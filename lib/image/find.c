@@ -184,12 +184,7 @@ static int find_layout(lzs_image *img, lzs_error **err)
 
 char *lzs_image_local_path(const char *dir, const struct lzs_digest *layer)
 {
-    char ds[LZS_DIGEST_STR_MAX];
-    lzs_digest_format(layer, ds);
-    char *colon = strchr(ds, ':');
-    *colon = '/';
-    char *p = NULL;
-    return asprintf(&p, "%s/%s.index", dir, ds) < 0 ? NULL : p;
+    return lzs_image_digest_path(dir, "", layer, ".index");
 }
 
 static int find_local(lzs_image *img, const char *dir, lzs_error **err)

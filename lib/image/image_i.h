@@ -23,6 +23,9 @@ struct lzs_image {
     char name[LZS_IMAGE_NAME_MAX];
 };
 
+/* DIR SUB "/" ALGO "/" HEX SUFFIX into a new string; NULL on ENOMEM. */
+char *lzs_image_digest_path(const char *dir, const char *sub, const struct lzs_digest *d,
+                            const char *suffix);
 /* DIR/blobs/ALGO/HEX into a new string; NULL on ENOMEM. */
 char *lzs_image_layout_blob_path(const char *dir, const struct lzs_digest *d);
 /* Read blob d of a layout into b (bounded by b->max) and verify it. */

@@ -6,14 +6,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
-char *lzs_image_layout_blob_path(const char *dir, const struct lzs_digest *d)
+char *lzs_image_digest_path(const char *dir, const char *sub, const struct lzs_digest *d,
+                            const char *suffix)
 {
     char ds[LZS_DIGEST_STR_MAX];
     lzs_digest_format(d, ds);
     char *colon = strchr(ds, ':');
     *colon = '/';
     char *p = NULL;
-    return asprintf(&p, "%s/blobs/%s", dir, ds) < 0 ? NULL : p;
+    return asprintf(&p, "%s%s/%s%s", dir, sub, ds, suffix) < 0 ? NULL : p;
+}
+
+char *lzs_image_layout_blob_path(const char *dir, const struct lzs_digest *d)
+{
+    return lzs_image_digest_path(dir, "/blobs", d, "");
 }
 
 int lzs_image_layout_read_blob(const char *dir, const struct lzs_digest *d, struct lzs_buf *b,
