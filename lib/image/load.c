@@ -27,8 +27,8 @@ static int fetch_index_blob(lzs_image *img, const struct lzs_image_layer *l, str
                             lzs_error **err)
 {
     char ds[LZS_DIGEST_STR_MAX];
-    if (l->index_size > LZS_IMAGE_INDEX_BLOB_MAX)
-        return lzs_error_set(err, EMSGSIZE, "index blob %s: %" PRIu64 " bytes is too large",
+    if (l->index_size == 0 || l->index_size > LZS_IMAGE_INDEX_BLOB_MAX)
+        return lzs_error_set(err, EMSGSIZE, "index blob %s: a size of %" PRIu64 " bytes",
                              lzs_digest_format(&l->index_digest, ds), l->index_size);
     if (!img->repo)
         return lzs_image_layout_read_blob(img->layout_dir, &l->index_digest, b, err);
