@@ -1,0 +1,68 @@
+/* fusefs: the read-only FUSE filesystem of one layer (libfuse3 low-level API, multi-threaded).
+ *
+ * Metadata comes from the layer's index (immutable: no locks, long kernel cache timeouts); file
+ * data comes through a source (struct lzs_fusefs_source) so a cache can slot in later. OCI
+ * whiteouts are shown as overlayfs expects of a lower layer: ".wh.NAME" is NAME, a character
+ * device 0/0; ".wh..wh..opq" is hidden and its directory has the xattr trusted.overlay.opaque=y;
+ * other ".wh.*" names are hidden, and a real NAME in the same directory wins over ".wh.NAME".
+ *
+ * Inode numbers are index entry ids + 1 (the root is 1), stable for the mount's life; hardlinks
+ * share the inode of the regular file they resolve to. */
+#ifndef LZS_FUSEFS_H
+#define LZS_FUSEFS_H
+
+#include "base/base.h"
+#include "index/index.h"
+#include "layer/layer.h"
+
+/* Where file data comes from. Callbacks run on any FUSE worker thread, and reads of one open
+ * file may run concurrently: a source locks its per-handle state itself (the default source
+ * does). Handles still open when the connection ends are released by lzs_fusefs_unmount. */
+struct lzs_fusefs_source {
+    /* Optional (NULL: *fh stays NULL): per-open state for regular file id (hardlinks resolved). */
+    int (*open)(void *data, uint32_t id, void **fh, lzs_error **err);
+    /* Up to n bytes of file id at off; short only at the end of the file. fh is what open made. */
+    ssize_t (*read)(void *data, void *fh, uint32_t id, uint64_t off, void *buf, size_t n,
+                    lzs_error **err);
+    /* Optional: drop what open made. */
+    void (*release)(void *data, void *fh);
+    /* Optional: free data (lzs_fusefs_source_dispose). */
+    void (*free)(void *data);
+    void *data;
+};
+
+/* The default source: random access through lzs_file_reader over (idx, b), one reader per open
+ * file handle (readers are not thread-safe: each handle has its own mutex). Holds references to
+ * idx and b until lzs_fusefs_source_dispose. */
+int lzs_fusefs_source_layer(lzs_index *idx, lzs_blob *b, struct lzs_fusefs_source *out,
+                            lzs_error **err);
+/* Calls src->free(src->data) and zeroes src; NULL-safe, safe on a zeroed struct. */
+void lzs_fusefs_source_dispose(struct lzs_fusefs_source *src);
+
+struct lzs_fusefs_opts {
+    bool allow_other;   /* other users (and containers) may use the mount */
+    unsigned threads;   /* maximum FUSE worker threads; 0: 16 */
+    const char *fsname; /* shown in /proc/mounts; NULL: "lazysnap" */
+    bool debug;         /* libfuse debug output on stderr (tests only) */
+};
+
+typedef struct lzs_fusefs lzs_fusefs;
+
+/* Mount the layer described by idx at mountpoint (an existing directory) and serve it from its own
+ * threads; returns once the kernel has initialised the connection. Holds a reference to idx; src
+ * is copied (the caller keeps ownership of src->data, which must outlive the mount). opts may be
+ * NULL. */
+int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
+                     const struct lzs_fusefs_source *src, const struct lzs_fusefs_opts *opts,
+                     lzs_error **err);
+/* Unmount, stop and join the threads, free fs. NULL-safe. When files are still open the unmount
+ * is lazy (MNT_DETACH) and this blocks, serving them, until the last one is closed. Unprivileged:
+ * falls back to libfuse's fusermount3 -u -z. */
+void lzs_fusefs_unmount(lzs_fusefs *fs);
+/* The mountpoint; borrowed from fs. */
+const char *lzs_fusefs_mountpoint(const lzs_fusefs *fs);
+/* Opens and reads of file data that failed (replied EIO) since the mount. The first failure is
+ * logged at error level with its message, the rest at debug level. */
+uint64_t lzs_fusefs_read_errors(const lzs_fusefs *fs);
+
+#endif

@@ -1,0 +1,80 @@
+/* fusefs internals: the mount object and the index-to-inode view shared by the handlers. */
+#ifndef LZS_FUSEFS_I_H
+#define LZS_FUSEFS_I_H
+
+#define FUSE_USE_VERSION 35
+
+#include "fusefs/fusefs.h"
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+/* Kernel cache timeouts (seconds): a layer never changes while mounted. */
+#define LZS_FUSEFS_TIMEOUT 86400.0
+
+struct lzs_fusefs {
+    struct fuse_session *se;
+    lzs_index *idx;
+    struct lzs_fusefs_source src;
+    uint32_t count;  /* entries in idx */
+    uint32_t *nlink; /* per entry id: link count of its inode (computed once at mount) */
+    char *mountpoint;
+    unsigned threads;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool ready;                        /* protected by lock: the kernel sent INIT */
+    bool stopped;                      /* protected by lock: the session loop returned */
+    int loop_rc;                       /* protected by lock */
+    struct lzs_fusefs_handle *handles; /* protected by lock: open files, released at unmount */
+    atomic_uint_least64_t read_errors; /* failed opens and reads */
+    atomic_bool error_logged;
+};
+
+/* One open file (fi->fh): the source's state, on fs->handles until released. The kernel sends
+ * RELEASE asynchronously after close, so an unmount can come first: those are released then. */
+struct lzs_fusefs_handle {
+    void *fh;
+    struct lzs_fusefs_handle *prev, *next; /* protected by fs->lock */
+};
+
+/* Track (open) and untrack (release) a handle; the fs side of ops.c's open and release. */
+int lzs_fusefs_handle_new(lzs_fusefs *fs, uint32_t id, struct lzs_fusefs_handle **out,
+                          lzs_error **err);
+void lzs_fusefs_handle_free(lzs_fusefs *fs, struct lzs_fusefs_handle *h);
+
+/* What a name of the index is once OCI whiteouts are interpreted. */
+enum lzs_fusefs_kind {
+    LZS_NODE_REAL,     /* shown as it is */
+    LZS_NODE_WHITEOUT, /* ".wh.NAME": shown as NAME, a character device 0/0 */
+    LZS_NODE_HIDDEN,   /* ".wh..wh..opq", other ".wh..wh.*", ".wh.NAME" when NAME exists */
+};
+
+/* A node the kernel knows by inode number: an entry id and how it is shown. Real entries have
+ * inode id + 1 (hardlinks: of the file they resolve to); whiteouts have count + id + 1. */
+struct lzs_fusefs_node {
+    uint32_t id;
+    enum lzs_fusefs_kind kind;
+};
+
+enum lzs_fusefs_kind lzs_fusefs_classify(const lzs_fusefs *fs, uint32_t id);
+/* The child of dir called name exactly as stored in the index; -ENOENT. */
+int lzs_fusefs_child(const lzs_fusefs *fs, uint32_t dir, const char *name, uint32_t *id);
+/* The node that name in directory dir shows (whiteouts interpreted); -ENOENT, -ENAMETOOLONG. */
+int lzs_fusefs_lookup(const lzs_fusefs *fs, uint32_t dir, const char *name,
+                      struct lzs_fusefs_node *out);
+/* The node of an inode number from the kernel; -ENOENT for one never handed out. */
+int lzs_fusefs_node_of(const lzs_fusefs *fs, uint64_t ino, struct lzs_fusefs_node *out);
+uint64_t lzs_fusefs_ino(const lzs_fusefs *fs, const struct lzs_fusefs_node *n);
+void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, struct stat *st);
+/* A real directory holding ".wh..wh..opq". */
+bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n);
+/* Fill fs->nlink. */
+int lzs_fusefs_count_links(lzs_fusefs *fs, lzs_error **err);
+
+/* The low-level operations (ops.c). */
+extern const struct fuse_lowlevel_ops lzs_fusefs_ops;
+
+#endif
