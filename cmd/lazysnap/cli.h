@@ -21,6 +21,9 @@ int lzs_cli_usage_error(const char *fmt, ...) LZS_PRINTF(1, 2);
 /* Print "lazysnap: <err's message>", free it, return LZS_EXIT_FAIL. */
 int lzs_cli_fail(lzs_error **err);
 
+/* A monotonic clock in seconds, for the durations verbs print. */
+double lzs_cli_now_seconds(void);
+
 /* Flush stdout; on a write error print "lazysnap: stdout: <reason>" and return LZS_EXIT_FAIL. */
 int lzs_cli_finish_stdout(void);
 

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/stat.h>
-#include <time.h>
 
 struct build_args {
     const char *layer;
@@ -89,13 +88,6 @@ static void print_summary(const struct build_args *a, const char *out,
     lzs_buf_dispose(&z);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int lzs_cli_index_build(int argc, char **argv)
 {
     struct build_args a = {0};
@@ -121,7 +113,7 @@ int lzs_cli_index_build(int argc, char **argv)
         .span = a.span, .progress = show_progress, .progress_data = &p};
     struct lzs_layer_build_result r;
     struct lzs_buf idx = LZS_BUF_INIT((size_t)4 << 30);
-    double t0 = now_seconds();
+    double t0 = lzs_cli_now_seconds();
     rc = lzs_layer_build_index(fd_read, &fd, &o, &idx, &r, &err);
     if (p.tty)
         fputs("\r\033[K", stderr);
@@ -132,7 +124,7 @@ int lzs_cli_index_build(int argc, char **argv)
         lzs_error_wrap(&err, "%s", a.layer);
         return lzs_cli_fail(&err);
     }
-    print_summary(&a, dest, &r, &idx, now_seconds() - t0);
+    print_summary(&a, dest, &r, &idx, lzs_cli_now_seconds() - t0);
     lzs_buf_dispose(&idx);
     return LZS_EXIT_OK;
 }

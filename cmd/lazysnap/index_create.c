@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 struct create_args {
     struct lzs_cli_remote remote;
@@ -40,13 +39,6 @@ static void show_progress(void *data, uint64_t in, uint64_t out)
                 (unsigned)(in * 100 / p->total));
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int build_layer(struct create_args *a, size_t i, struct layer_result *lr, lzs_error **err)
 {
     lzs_image *img = a->remote.img;
@@ -62,11 +54,11 @@ static int build_layer(struct create_args *a, size_t i, struct layer_result *lr,
     struct progress p = {i, lzs_image_layer_count(img), l->desc.size, isatty(2) == 1};
     struct lzs_layer_build_opts o = {
         .span = a->span, .progress = show_progress, .progress_data = &p};
-    double t0 = now_seconds();
+    double t0 = lzs_cli_now_seconds();
     int rc = lzs_image_build_index(img, i, &o, &lr->stored, &lr->res, err);
     if (p.tty)
         fputs("\r\033[K", stderr);
-    lr->seconds = now_seconds() - t0;
+    lr->seconds = lzs_cli_now_seconds() - t0;
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const struct lzs_cli_verb verbs[] = {
     {"index", "build, publish, inspect and read layer indexes", lzs_cli_index},
@@ -19,6 +20,13 @@ static void print_help(FILE *out)
                  "Lazily pulled container image layers: build and publish seekable indexes,\n"
                  "read and mount images without downloading them.\n\nverbs:\n");
     lzs_cli_print_verbs(out, verbs, LZS_ARRAY_SIZE(verbs));
+}
+
+double lzs_cli_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void lzs_cli_print_verbs(FILE *out, const struct lzs_cli_verb *v, size_t n)

@@ -5,16 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool is_ours(const char *artifact_type)
-{
-    return artifact_type && strcmp(artifact_type, LZS_OCI_MT_LAZYSNAP_INDEX) == 0;
-}
-
 /* Record the layer indexes listed by artifact manifest m for layers not yet served. */
 static void take_artifact(lzs_image *img, const struct lzs_oci_manifest *m,
                           const struct lzs_digest *artifact, enum lzs_image_source src)
 {
-    if (!is_ours(m->artifact_type) || !m->has_subject ||
+    if (!lzs_image_is_index_artifact(m->artifact_type) || !m->has_subject ||
         !lzs_digest_is_equal(&m->subject.digest, &img->digest))
         return;
     for (size_t k = 0; k < m->n_layers; k++) {
@@ -92,7 +87,7 @@ static bool is_skippable(int rc)
  * it in a copy) by the referrers tag of the image? */
 static bool is_candidate(const lzs_image *img, const struct lzs_oci_descriptor *d)
 {
-    if (is_ours(d->artifact_type))
+    if (lzs_image_is_index_artifact(d->artifact_type))
         return true;
     if (!img->layout_dir)
         return false;

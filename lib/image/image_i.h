@@ -7,6 +7,10 @@
 #define LZS_IMAGE_NAME_MAX (LZS_OCI_REF_STR_MAX + 16)
 /* OCI layout annotation naming a manifest ("tag"). */
 #define LZS_IMAGE_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+/* OCI layer whiteouts: ".wh.NAME" deletes NAME of the layers below, ".wh..wh..opq" hides
+ * everything the layers below have in its directory. */
+#define LZS_IMAGE_WH_PREFIX ".wh."
+#define LZS_IMAGE_WH_OPAQUE ".wh..wh..opq"
 /* A compressed index larger than this is not fetched. */
 #define LZS_IMAGE_INDEX_BLOB_MAX (256u << 20)
 
@@ -39,6 +43,8 @@ char *lzs_image_local_path(const char *dir, const struct lzs_digest *layer);
 /* Parse DIR/index.json. */
 int lzs_image_layout_index(const char *dir, struct lzs_oci_index **out, lzs_error **err);
 
+/* Is this artifactType lazysnap's index artifact? (NULL: no) */
+bool lzs_image_is_index_artifact(const char *artifact_type);
 /* Fill img->layers from img->manifest. */
 int lzs_image_init_layers(lzs_image *img, lzs_error **err);
 /* Parse body as a manifest or an index; for an index pick the platform's manifest and fetch it

@@ -62,11 +62,6 @@ int lzs_image_layout_index(const char *dir, struct lzs_oci_index **out, lzs_erro
     return rc < 0 ? lzs_error_wrap(err, "%s", path) : 0;
 }
 
-static bool is_lazysnap_artifact(const struct lzs_oci_descriptor *d)
-{
-    return d->artifact_type && strcmp(d->artifact_type, LZS_OCI_MT_LAZYSNAP_INDEX) == 0;
-}
-
 /* The entry of idx named tag, or with tag NULL the only image entry (artifacts ignored). */
 static int pick_entry(const struct lzs_oci_index *idx, const char *dir, const char *tag,
                       size_t *out, lzs_error **err)
@@ -76,7 +71,8 @@ static int pick_entry(const struct lzs_oci_index *idx, const char *dir, const ch
         const struct lzs_oci_descriptor *d = &idx->manifests[i];
         const char *name =
             lzs_oci_annotation_get(d->annotations, d->n_annotations, LZS_IMAGE_ANNOT_REF_NAME);
-        if (tag ? (name && strcmp(name, tag) == 0) : !is_lazysnap_artifact(d)) {
+        if (tag ? (name && strcmp(name, tag) == 0)
+                : !lzs_image_is_index_artifact(d->artifact_type)) {
             found = i;
             count++;
         }

@@ -166,6 +166,11 @@ const char *lzs_image_name(const lzs_image *img)
     return img->name;
 }
 
+bool lzs_image_is_index_artifact(const char *artifact_type)
+{
+    return artifact_type && strcmp(artifact_type, LZS_OCI_MT_LAZYSNAP_INDEX) == 0;
+}
+
 const char *lzs_image_source_name(enum lzs_image_source s)
 {
     static const char *const names[] = {"-", "referrers", "tag", "local", "layout"};

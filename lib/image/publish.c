@@ -65,11 +65,6 @@ static int artifact_body(lzs_image *img, struct lzs_oci_descriptor *layers, size
     return lzs_oci_manifest_write(&m, out, err);
 }
 
-static bool is_ours(const struct lzs_oci_descriptor *d)
-{
-    return d->artifact_type && strcmp(d->artifact_type, LZS_OCI_MT_LAZYSNAP_INDEX) == 0;
-}
-
 /* idx->manifests without our earlier artifacts (and without entries tagged tag, when given),
  * then the new artifact; written into out. */
 static int merged_list(const struct lzs_oci_index *old, const struct lzs_oci_descriptor *mine,
@@ -85,7 +80,7 @@ static int merged_list(const struct lzs_oci_index *old, const struct lzs_oci_des
         const char *name =
             lzs_oci_annotation_get(d->annotations, d->n_annotations, LZS_IMAGE_ANNOT_REF_NAME);
         bool same_tag = tag && name && strcmp(name, tag) == 0;
-        if (!same_tag && !(tag == NULL && is_ours(d)))
+        if (!same_tag && !(tag == NULL && lzs_image_is_index_artifact(d->artifact_type)))
             v[n++] = *d;
     }
     v[n++] = *mine;

@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
-
 /* One name seen in one layer: an entry, or a whiteout of that name. */
 struct item {
     const char *name;
@@ -57,12 +54,12 @@ static int collect_layer(lzs_image_view *v, size_t i, uint32_t dir, struct items
     for (uint32_t k = 0; k < n; k++) {
         const char *name = lzs_index_name(idx, ids[k]);
         struct item x = {.name = name, .layer = i, .id = ids[k]};
-        if (strcmp(name, WH_OPAQUE) == 0) {
+        if (strcmp(name, LZS_IMAGE_WH_OPAQUE) == 0) {
             *opaque = true;
             continue;
         }
-        if (strncmp(name, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
-            x.name = name + strlen(WH_PREFIX);
+        if (strncmp(name, LZS_IMAGE_WH_PREFIX, strlen(LZS_IMAGE_WH_PREFIX)) == 0) {
+            x.name = name + strlen(LZS_IMAGE_WH_PREFIX);
             x.whiteout = true;
         }
         int rc = push(it, &x, err);

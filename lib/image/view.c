@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
 #define VIEW_PATH_MAX 4096
 #define VIEW_MAX_SYMLINKS 40
 
@@ -83,14 +81,14 @@ static bool whited_out(const lzs_index *idx, const char *p, size_t end)
     size_t dirlen = slash ? (size_t)(slash - p) : 0;
     const char *base = slash ? slash + 1 : p;
     char wh[VIEW_PATH_MAX];
-    int k = snprintf(wh, sizeof(wh), WH_PREFIX "%.*s", (int)(p + end - base), base);
+    int k = snprintf(wh, sizeof(wh), LZS_IMAGE_WH_PREFIX "%.*s", (int)(p + end - base), base);
     return k < 0 || (size_t)k >= sizeof(wh) || has_child(idx, p, dirlen, wh);
 }
 
 /* Is directory p[0..end) of idx opaque, or not a directory at all? */
 static bool hides_below(const lzs_index *idx, const char *p, size_t end)
 {
-    if (has_child(idx, p, end, WH_OPAQUE))
+    if (has_child(idx, p, end, LZS_IMAGE_WH_OPAQUE))
         return true;
     char anc[VIEW_PATH_MAX];
     uint32_t id;
@@ -121,7 +119,7 @@ static bool is_whiteout_name(const char *p)
 {
     const char *base = strrchr(p, '/');
     base = base ? base + 1 : p;
-    return strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0;
+    return strncmp(base, LZS_IMAGE_WH_PREFIX, strlen(LZS_IMAGE_WH_PREFIX)) == 0;
 }
 
 /* The uppermost layer serving normalised path p. */
