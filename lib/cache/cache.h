@@ -65,6 +65,9 @@ int lzs_cache_read(lzs_cache_layer *l, uint64_t off, void *buf, size_t n, lzs_er
 /* Write [off, off+n) of the layer's data, then mark present the chunks it covers fully (a write
  * that ends at the layer size completes the last, short chunk). */
 int lzs_cache_write(lzs_cache_layer *l, uint64_t off, const void *buf, size_t n, lzs_error **err);
+/* Mark absent every chunk that [off, off+n) touches (data found bad). Ranges past the end are
+ * clipped. */
+void lzs_cache_invalidate(lzs_cache_layer *l, uint64_t off, uint64_t n);
 /* true when every chunk of [off, off+n) is present (n == 0: true; past the end: false). */
 bool lzs_cache_is_present(lzs_cache_layer *l, uint64_t off, uint64_t n);
 /* Present bytes and layer size, for "% local". */

@@ -49,6 +49,11 @@ static void bit_set(uint8_t *map, uint64_t i)
     map[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
+static void bit_clear(uint8_t *map, uint64_t i)
+{
+    map[i / 8] &= (uint8_t)~(1u << (i % 8));
+}
+
 static uint64_t chunk_len(const lzs_cache_layer *l, uint64_t i)
 {
     uint64_t start = i * LZS_CACHE_CHUNK;
@@ -334,6 +339,22 @@ int lzs_cache_write(lzs_cache_layer *l, uint64_t off, const void *buf, size_t n,
     }
     pthread_mutex_unlock(&l->lock);
     return 0;
+}
+
+void lzs_cache_invalidate(lzs_cache_layer *l, uint64_t off, uint64_t n)
+{
+    if (n == 0 || off >= l->size)
+        return;
+    uint64_t end = n > l->size - off ? l->size : off + n;
+    pthread_mutex_lock(&l->lock);
+    for (uint64_t i = off / LZS_CACHE_CHUNK; i < (end - 1) / LZS_CACHE_CHUNK + 1; i++) {
+        if (!bit_get(l->present, i))
+            continue;
+        bit_clear(l->present, i);
+        l->present_bytes -= chunk_len(l, i);
+        l->dirty = true;
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 bool lzs_cache_is_present(lzs_cache_layer *l, uint64_t off, uint64_t n)

@@ -36,6 +36,9 @@ struct lzs_fusefs_source {
  * idx and b until lzs_fusefs_source_dispose. */
 int lzs_fusefs_source_layer(lzs_index *idx, lzs_blob *b, struct lzs_fusefs_source *out,
                             lzs_error **err);
+/* The cached source: files fetched, verified and served through lazy layer l (which must outlive
+ * the mount; the source owns nothing). */
+void lzs_fusefs_source_lazy(lzs_layer *l, struct lzs_fusefs_source *out);
 /* Calls src->free(src->data) and zeroes src; NULL-safe, safe on a zeroed struct. */
 void lzs_fusefs_source_dispose(struct lzs_fusefs_source *src);
 

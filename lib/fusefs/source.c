@@ -90,3 +90,23 @@ void lzs_fusefs_source_dispose(struct lzs_fusefs_source *src)
         src->free(src->data);
     *src = (struct lzs_fusefs_source){0};
 }
+
+/* The cached source: lzs_layer does the locking, fetching and verifying. Opening a file makes it
+ * local and verified, so a failure shows at open, and reads are served from the cache. */
+static int lazy_open(void *data, uint32_t id, void **fh, lzs_error **err)
+{
+    *fh = NULL;
+    return lzs_layer_ensure(data, id, err);
+}
+
+static ssize_t lazy_read(void *data, void *fh, uint32_t id, uint64_t off, void *buf, size_t n,
+                         lzs_error **err)
+{
+    (void)fh;
+    return lzs_layer_read(data, id, off, buf, n, err);
+}
+
+void lzs_fusefs_source_lazy(lzs_layer *l, struct lzs_fusefs_source *out)
+{
+    *out = (struct lzs_fusefs_source){.open = lazy_open, .read = lazy_read, .data = l};
+}

@@ -1,12 +1,14 @@
-/* layer: a lazily available layer = index + zseek + blob (+ cache, later).
- * For now: build a layer's index from its blob in one streaming pass, and read files of a layer
- * by random access through its index. */
+/* layer: a lazily available layer = index + zseek + cache + blob.
+ * Build a layer's index from its blob in one streaming pass; read files of a layer by random
+ * access through its index (lzs_file_reader); and serve a layer from the node's cache, fetching
+ * and verifying on first use what is not local yet (lzs_layer). */
 #ifndef LZS_LAYER_H
 #define LZS_LAYER_H
 
 #include "archive/archive.h"
 #include "base/base.h"
 #include "blob/blob.h"
+#include "cache/cache.h"
 #include "index/index.h"
 #include "zseek/zseek.h"
 
@@ -58,5 +60,56 @@ uint64_t lzs_file_reader_size(const lzs_file_reader *r);
 uint64_t lzs_file_reader_decompressed(const lzs_file_reader *r); /* bytes decoded so far */
 void lzs_file_reader_free(lzs_file_reader *r);
 LZS_DEFINE_CLEANUP(lzs_file_reader, lzs_file_reader_free)
+
+/* ---- a lazily fetched layer, served from the node's cache ----------------------------------
+ *
+ * A read of file F: when F is verified in the cache, read it from there. Otherwise make F's bytes
+ * present (for each absent stretch: the nearest checkpoint, one range of the compressed blob,
+ * decode, write everything decoded into the cache, neighbours included), then hash F from the
+ * cache and compare with the index's sha256; only then is F served and marked verified (the mark
+ * persists with the cache). A mismatch discards F's bytes and fetches once more; a second one is
+ * -EIO. Verification is per file, so the first read of a file waits for all of it.
+ * Concurrent readers of a range being fetched wait for that fetch instead of repeating it. */
+
+typedef struct lzs_layer lzs_layer;
+
+struct lzs_layer_opts {
+    /* Paths (as in the index) fetched and verified first, in order, by the background thread. */
+    const char *const *prefetch;
+    size_t n_prefetch;
+    bool background;          /* then fetch the rest of the layer until it is fully local */
+    uint64_t background_rate; /* compressed bytes per second for the background fetch; 0: no cap */
+};
+
+struct lzs_layer_stats {
+    uint64_t size;            /* uncompressed */
+    uint64_t compressed_size; /* the blob */
+    uint64_t present;         /* uncompressed bytes local */
+    uint64_t fetched;         /* compressed bytes read from the blob by this layer */
+    uint64_t requests;        /* blob reads */
+    uint64_t verified_bytes;  /* file bytes verified since open */
+    uint64_t verify_failures; /* files whose bytes did not match their digest */
+    bool complete;            /* every byte is local */
+    bool background_done;     /* the prefetch/background thread ended (or never ran) */
+};
+
+/* Serve the layer described by idx from blob b (its compressed bytes) through cache c; starts
+ * the background thread when opts asks for prefetch or background fetch. Holds references to
+ * idx and b and a cache layer of c. opts may be NULL (no prefetch, no background). */
+int lzs_layer_open(lzs_layer **out, lzs_index *idx, lzs_blob *b, lzs_cache *c,
+                   const struct lzs_layer_opts *opts, lzs_error **err);
+/* Stop the background thread, sync the cache, free. NULL-safe. */
+void lzs_layer_close(lzs_layer *l);
+LZS_DEFINE_CLEANUP(lzs_layer, lzs_layer_close)
+
+/* Make regular file id (hardlinks resolved) local and verified. Thread-safe. */
+int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err);
+/* Up to n bytes of file id at off (ensure first); short only at the end. Thread-safe. */
+ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_t n,
+                       lzs_error **err);
+void lzs_layer_stats(lzs_layer *l, struct lzs_layer_stats *out);
+/* Persist what is present (the cache's map); call now and then. */
+int lzs_layer_sync(lzs_layer *l, lzs_error **err);
+lzs_index *lzs_layer_index(const lzs_layer *l); /* borrowed */
 
 #endif

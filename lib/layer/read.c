@@ -1,6 +1,6 @@
 /* Read a layer's files by random access: file offset -> tar stream offset (sparse maps), nearest
  * checkpoint, one bounded range of the compressed blob, decode. */
-#include "layer/layer.h"
+#include "layer_i.h"
 
 #include <limits.h>
 #include <string.h>
@@ -13,9 +13,7 @@ struct lzs_file_reader {
     struct lzs_index_entry e;
     lzs_zseek_cursor *cur;
     uint64_t decompressed; /* by cursors already freed */
-    /* sparse files: the segment the last read was in, and the stored bytes before it */
-    uint32_t seg;
-    uint64_t seg_stored;
+    struct layer_sparse_pos sparse; /* where the last read was in a sparse file */
 };
 
 int lzs_file_reader_new(lzs_file_reader **out, lzs_index *idx, lzs_blob *b, uint32_t id,
@@ -66,19 +64,6 @@ uint64_t lzs_file_reader_decompressed(const lzs_file_reader *r)
     return r->decompressed + (r->cur ? lzs_zseek_cursor_decompressed(r->cur) : 0);
 }
 
-/* The compressed offset by which stream bytes before `end` are surely decoded. */
-static uint64_t in_end_for(const lzs_file_reader *r, uint64_t end)
-{
-    if (r->comp == LZS_COMPRESSION_NONE)
-        return end;
-    uint32_t k = lzs_index_checkpoint_find(r->idx, end - 1) + 1;
-    if (k >= lzs_index_checkpoint_count(r->idx))
-        return lzs_blob_size(r->blob);
-    struct lzs_index_checkpoint c;
-    lzs_index_checkpoint_get(r->idx, k, &c);
-    return c.in_off;
-}
-
 /* Can the current cursor reach off without passing a checkpoint we could start from instead? */
 static bool cursor_fits(const lzs_file_reader *r, uint64_t off)
 {
@@ -97,7 +82,7 @@ static void drop_cursor(lzs_file_reader *r)
 
 static int stream_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lzs_error **err)
 {
-    uint64_t in_end = in_end_for(r, off + n);
+    uint64_t in_end = layer_in_end(r->idx, lzs_blob_size(r->blob), off + n);
     if (cursor_fits(r, off)) {
         lzs_zseek_cursor_set_in_end(r->cur, in_end);
     } else {
@@ -115,36 +100,6 @@ static int stream_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lz
     return rc;
 }
 
-/* Map [off, off+n) of a sparse file: returns how many bytes from off are a hole (zeros), or
- * sets soff and len to the stored bytes starting at off. Scans the segments from the one the last
- * read ended in, so sequential reads cost O(1) a call. */
-static uint64_t sparse_map(lzs_file_reader *r, uint64_t off, uint64_t n, uint64_t *soff,
-                           uint64_t *len)
-{
-    struct lzs_index_sparse s;
-    if (r->seg < r->e.nsparse) {
-        lzs_index_sparse_get(r->idx, r->id, r->seg, &s);
-        if (off < s.off) { /* backwards: rescan from the start */
-            r->seg = 0;
-            r->seg_stored = 0;
-        }
-    }
-    for (; r->seg < r->e.nsparse; r->seg++) {
-        lzs_index_sparse_get(r->idx, r->id, r->seg, &s);
-        if (off < s.off)
-            return s.off - off < n ? s.off - off : n;
-        if (off < s.off + s.len) {
-            *soff = r->e.offset + r->seg_stored + (off - s.off);
-            *len = s.off + s.len - off < n ? s.off + s.len - off : n;
-            return 0;
-        }
-        r->seg_stored += s.len;
-    }
-    r->seg = 0; /* past the last segment: a trailing hole; rescan next time */
-    r->seg_stored = 0;
-    return n;
-}
-
 ssize_t lzs_file_reader_read(lzs_file_reader *r, uint64_t off, void *buf, size_t n, lzs_error **err)
 {
     if (off >= r->e.size)
@@ -156,7 +111,8 @@ ssize_t lzs_file_reader_read(lzs_file_reader *r, uint64_t off, void *buf, size_t
     for (size_t done = 0; done < n;) {
         uint64_t soff = r->e.offset + off + done, len = n - done, hole = 0;
         if (r->e.nsparse)
-            hole = sparse_map(r, off + done, n - done, &soff, &len);
+            hole = layer_sparse_map(r->idx, r->id, &r->e, &r->sparse, off + done, n - done,
+                                    &soff, &len);
         if (hole) {
             memset((char *)buf + done, 0, (size_t)hole);
             done += (size_t)hole;

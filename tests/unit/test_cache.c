@@ -139,6 +139,29 @@ LZS_TEST(test_cache__partial_chunks_are_not_marked)
     ASSERT_EQ(present, 2 * CH);
 }
 
+LZS_TEST(test_cache__invalidate_clears_every_touched_chunk)
+{
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, root(), 0, &err), err);
+    struct lzs_digest d;
+    digest_of("invalidate", &d);
+    lzs_cleanup(lzs_cache_layer_unrefp) lzs_cache_layer *l = NULL;
+    ASSERT_OK(lzs_cache_layer_open(c, &d, 4 * CH + 7, 0, &l, &err), err);
+    put(l, 0, 4 * CH + 7);
+    lzs_cache_invalidate(l, CH + 5, CH); /* touches chunks 1 and 2 */
+    ASSERT(lzs_cache_is_present(l, 0, CH));
+    ASSERT(!lzs_cache_is_present(l, CH, 1));
+    ASSERT(!lzs_cache_is_present(l, 3 * CH - 1, 1));
+    ASSERT(lzs_cache_is_present(l, 3 * CH, CH + 7));
+    lzs_cache_invalidate(l, 4 * CH, UINT64_MAX); /* clipped at the end, no overflow */
+    ASSERT(!lzs_cache_is_present(l, 4 * CH, 1));
+    lzs_cache_invalidate(l, 5 * CH, 10); /* past the end: nothing */
+    uint64_t present, size;
+    lzs_cache_layer_stats(l, &present, &size);
+    ASSERT_EQ(present, 2 * CH);
+}
+
 LZS_TEST(test_cache__write_at_the_end_completes_the_last_chunk)
 {
     lzs_autoerr lzs_error *err = NULL;

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 static void sh(const char *cmd)
@@ -18,30 +19,39 @@ static ssize_t fd_read(void *data, void *buf, size_t n, lzs_error **err)
     return lzs_read_upto(*(int *)data, buf, n, err);
 }
 
-/* A gzip layer with a 3 MiB file and a sparse file (data at 1 MiB and 5 MiB, 8 MiB long). */
-static void make_layer(lzs_index **idx, lzs_blob **blob)
+/* A layer (tar piped through compressor into file name) with a 3 MiB file, a sparse file (data at
+ * 1 MiB and 5 MiB, 8 MiB long) and 40 small files f0..f39. */
+static void make_layer_with(lzs_index **idx, lzs_blob **blob, const char *compressor,
+                            const char *name)
 {
     char cmd[8192];
     const char *d = lzs_test_tmpdir();
     snprintf(cmd, sizeof(cmd),
-             "cd %s && mkdir src && seq 1 400000 > src/seq.txt && "
+             "cd %s && rm -rf src && mkdir src && seq 1 400000 > src/seq.txt && "
              "printf AAAA | dd of=src/sparse bs=1 seek=1048576 status=none && "
              "printf BBBB | dd of=src/sparse bs=1 seek=5242880 status=none && "
              "truncate -s 8M src/sparse && "
-             "tar --sparse --format=pax -C src -cf - . | gzip -6 > layer.tgz",
-             d);
+             "for i in $(seq 0 39); do seq $i 3 $((i * 3000)) > src/f$i; done && "
+             "tar --sparse --format=pax -C src -cf - . | %s > %s",
+             d, compressor, name);
     sh(cmd);
     lzs_autoerr lzs_error *err = NULL;
-    lzs_autoclose int fd = open(lzs_test_path("layer.tgz"), O_RDONLY);
+    lzs_autoclose int fd = open(lzs_test_path(name), O_RDONLY);
     struct lzs_layer_build_opts o = {.span = 256 << 10};
     struct lzs_layer_build_result res;
     struct lzs_buf b = LZS_BUF_INIT(1 << 26);
     ASSERT_OK(lzs_layer_build_index(fd_read, &fd, &o, &b, &res, &err), err);
-    ASSERT(res.checkpoints > 4); /* 2.6 MB of text at a 256 KiB span */
-    ASSERT_EQ(res.info.compression, LZS_INDEX_COMP_GZIP);
     ASSERT_OK(lzs_index_load(idx, b.data, b.len, &err), err);
     lzs_buf_dispose(&b);
-    ASSERT_OK(lzs_blob_open_file(blob, lzs_test_path("layer.tgz"), &err), err);
+    ASSERT_OK(lzs_blob_open_file(blob, lzs_test_path(name), &err), err);
+}
+
+static void make_layer(lzs_index **idx, lzs_blob **blob)
+{
+    make_layer_with(idx, blob, "gzip -6", "layer.tgz");
+    const struct lzs_index_info *info = lzs_index_info(*idx);
+    ASSERT(lzs_index_checkpoint_count(*idx) > 4); /* 2.6 MB of text at a 256 KiB span */
+    ASSERT_EQ(info->compression, LZS_INDEX_COMP_GZIP);
 }
 
 static lzs_file_reader *reader_for(lzs_index *idx, lzs_blob *blob, const char *path)
@@ -160,4 +170,160 @@ LZS_TEST(test_layer__digest_mismatch_and_garbage_fail_cleanly)
     struct lzs_layer_build_opts plain = {0};
     ASSERT_ERR(lzs_layer_build_index(fd_read, &g, &plain, &b, &res, &err), err, EBADMSG, "gzip");
     lzs_buf_dispose(&b);
+}
+
+/* ---- lzs_layer: reads through the cache ---------------------------------------------------- */
+
+/* Read all of path through l and compare with the source file. */
+static void check_lazy_file(lzs_layer *l, const char *path)
+{
+    uint32_t id;
+    ASSERT_OK(lzs_index_lookup(lzs_layer_index(l), path, &id), (lzs_error *)NULL);
+    char src[256];
+    snprintf(src, sizeof(src), "src/%s", path);
+    struct lzs_buf want = LZS_BUF_INIT(1 << 24);
+    ASSERT_OK(lzs_file_read_all(lzs_test_path(src), &want, NULL), (lzs_error *)NULL);
+    uint8_t *got = malloc(want.len + 1);
+    ASSERT(got);
+    lzs_autoerr lzs_error *err = NULL;
+    size_t done = 0;
+    for (ssize_t n; (n = lzs_layer_read(l, id, done, got + done, 100000, &err)) > 0;)
+        done += (size_t)n;
+    ASSERT(err == NULL);
+    ASSERT_EQ(done, want.len);
+    ASSERT_MEM_EQ(got, want.data, want.len);
+    free(got);
+    lzs_buf_dispose(&want);
+}
+
+LZS_TEST(test_layer__lazy_reads_come_from_the_cache_once_fetched)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer(&idx, &blob);
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_layer_stats st;
+    {
+        lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+        ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+        lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+        ASSERT_OK(lzs_layer_open(&l, idx, blob, c, NULL, &err), err);
+        check_lazy_file(l, "f7");
+        lzs_layer_stats(l, &st);
+        ASSERT(st.fetched > 0 && st.fetched < lzs_blob_size(blob)); /* one span, not the blob */
+        uint64_t fetched = st.fetched;
+        check_lazy_file(l, "f7");
+        check_lazy_file(l, "sparse");
+        check_lazy_file(l, "seq.txt");
+        lzs_layer_stats(l, &st);
+        ASSERT(st.fetched > fetched);
+        ASSERT_EQ(st.verify_failures, 0);
+        ASSERT(!st.complete);
+    }
+    /* a restart: the cache answers, the blob is not read */
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *again = NULL;
+    ASSERT_OK(lzs_blob_open_file(&again, lzs_test_path("layer.tgz"), &err), err);
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, again, c, NULL, &err), err);
+    check_lazy_file(l, "seq.txt");
+    check_lazy_file(l, "sparse");
+    lzs_layer_stats(l, &st);
+    ASSERT_EQ(st.fetched, 0);
+}
+
+/* An uncompressed layer's blob that corrupts file bytes on its first `bad` reads. */
+struct liar {
+    lzs_blob *inner;
+    atomic_int bad;
+};
+
+static int liar_readat(void *impl, void *buf, size_t n, uint64_t off, lzs_error **err)
+{
+    struct liar *f = impl;
+    int rc = lzs_blob_readat(f->inner, buf, n, off, err);
+    if (rc == 0 && n > 2000 && atomic_fetch_sub(&f->bad, 1) > 0)
+        ((uint8_t *)buf)[n / 2] ^= 0x20;
+    return rc;
+}
+
+static const struct lzs_blob_ops liar_ops = {.readat = liar_readat, .close = NULL};
+
+LZS_TEST(test_layer__lazy_bytes_are_verified_before_use)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *file = NULL;
+    make_layer_with(&idx, &file, "cat", "layer.tar");
+    ASSERT_EQ(lzs_index_info(idx)->compression, LZS_INDEX_COMP_NONE);
+    struct liar f = {file, 1};
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    ASSERT_OK(lzs_blob_new(&blob, &liar_ops, &f, lzs_blob_size(file), "liar", NULL),
+              (lzs_error *)NULL);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, NULL, &err), err);
+    check_lazy_file(l, "seq.txt"); /* one bad fetch, caught, fetched again */
+    struct lzs_layer_stats st;
+    lzs_layer_stats(l, &st);
+    ASSERT_EQ(st.verify_failures, 1);
+    atomic_store(&f.bad, 1000); /* now it always lies */
+    uint32_t id;
+    ASSERT_OK(lzs_index_lookup(idx, "f39", &id), err);
+    char buf[16];
+    ASSERT_ERR(lzs_layer_read(l, id, 0, buf, sizeof(buf), &err), err, EIO,
+               "'f39' in liar does not match its sha256 in the index");
+}
+
+struct reader_arg {
+    lzs_layer *l;
+    int k;
+};
+
+static void *read_files(void *p)
+{
+    struct reader_arg *a = p;
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "f%d", (i * 7 + a->k) % 40);
+        check_lazy_file(a->l, name);
+    }
+    check_lazy_file(a->l, a->k % 2 ? "seq.txt" : "sparse");
+    return NULL;
+}
+
+LZS_TEST(test_layer__lazy_concurrent_readers_and_background_fetch)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer(&idx, &blob);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    const char *pre[] = {"/f3", "no/such/file", "seq.txt"};
+    struct lzs_layer_opts o = {.prefetch = pre, .n_prefetch = 3, .background = true};
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, &o, &err), err);
+    pthread_t t[8];
+    struct reader_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct reader_arg){l, i};
+        ASSERT_EQ(pthread_create(&t[i], NULL, read_files, &args[i]), 0);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    struct lzs_layer_stats st;
+    for (int i = 0; i < 3000; i++) {
+        lzs_layer_stats(l, &st);
+        if (st.background_done)
+            break;
+        usleep(10000);
+    }
+    ASSERT(st.background_done);
+    ASSERT(st.complete);
+    ASSERT_EQ(st.present, lzs_index_info(idx)->uncompressed_size);
+    /* shared fetches: the blob was read about once, not once per reader */
+    ASSERT(st.fetched < 3 * lzs_blob_size(blob));
 }

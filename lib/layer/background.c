@@ -1,0 +1,98 @@
+/* The background thread of a layer: the prefetch list first, then (when asked) the rest of the
+ * layer, piece by piece at a bounded rate, until every byte is local. */
+#include "layer_i.h"
+
+#include <string.h>
+#include <time.h>
+
+/* Background fetches go in pieces so foreground readers never wait long behind one. */
+#define BG_PIECE ((uint64_t)4 * 1024 * 1024)
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool stopping(lzs_layer *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool stop = l->stop;
+    pthread_mutex_unlock(&l->lock);
+    return stop;
+}
+
+int layer_throttle(lzs_layer *l)
+{
+    uint64_t rate = l->opts.background_rate;
+    if (!rate)
+        return stopping(l) ? -ECANCELED : 0;
+    struct lzs_blob_stats bs;
+    lzs_blob_stats(l->blob, &bs);
+    double secs = (double)(bs.bytes_read - l->bg_bytes0) / (double)rate;
+    uint64_t due = l->bg_t0_ns + (uint64_t)(secs * 1e9);
+    struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+    pthread_mutex_lock(&l->lock);
+    while (!l->stop && now_ns() < due)
+        pthread_cond_timedwait(&l->cond, &l->lock, &ts); /* the cond runs on CLOCK_MONOTONIC */
+    bool stop = l->stop;
+    pthread_mutex_unlock(&l->lock);
+    return stop ? -ECANCELED : 0;
+}
+
+static void prefetch(lzs_layer *l)
+{
+    for (size_t i = 0; i < l->opts.n_prefetch && !stopping(l); i++) {
+        const char *path = l->opts.prefetch[i];
+        while (*path == '/')
+            path++;
+        uint32_t id;
+        lzs_autoerr lzs_error *err = NULL;
+        if (lzs_index_lookup(l->idx, path, &id) < 0) {
+            LZS_DEBUG("prefetch: no '%s' in %s", path, lzs_blob_name(l->blob));
+            continue;
+        }
+        struct lzs_index_entry e;
+        lzs_index_entry_get(l->idx, lzs_index_resolve_hardlink(l->idx, id), &e);
+        if (e.type == LZS_ENTRY_REG && lzs_layer_ensure(l, id, &err) < 0)
+            LZS_WARN("prefetch of '%s': %s", path, lzs_error_msg(err));
+    }
+}
+
+static void fetch_all(lzs_layer *l)
+{
+    /* a single-frame zstd layer decodes from its start whatever is read: one pass */
+    uint64_t piece = lzs_index_info(l->idx)->flags & LZS_INDEX_SEQUENTIAL ? l->size : BG_PIECE;
+    for (uint64_t off = 0; off < l->size; off += piece) {
+        uint64_t end = l->size - off < piece ? l->size : off + piece;
+        lzs_autoerr lzs_error *err = NULL;
+        int rc = layer_fill(l, off, end, true, &err);
+        if (rc == -ECANCELED)
+            return;
+        if (rc < 0) {
+            LZS_WARN("background fetch of %s stopped: %s", lzs_blob_name(l->blob),
+                     lzs_error_msg(err));
+            return;
+        }
+    }
+    lzs_autoerr lzs_error *err = NULL;
+    if (lzs_cache_layer_sync(l->cache, &err) < 0)
+        LZS_WARN("%s", lzs_error_msg(err));
+    atomic_store(&l->complete, true);
+    LZS_INFO("layer %s is fully local", lzs_blob_name(l->blob));
+}
+
+void *layer_background_main(void *arg)
+{
+    lzs_layer *l = arg;
+    struct lzs_blob_stats bs;
+    lzs_blob_stats(l->blob, &bs);
+    l->bg_t0_ns = now_ns();
+    l->bg_bytes0 = bs.bytes_read;
+    prefetch(l);
+    if (l->opts.background && !atomic_load(&l->complete) && !stopping(l))
+        fetch_all(l);
+    atomic_store(&l->bg_done, true);
+    return NULL;
+}

@@ -1,0 +1,146 @@
+/* Filling the cache: decode absent stretches of the tar stream from their nearest checkpoint,
+ * one fetch per stretch, shared with concurrent readers of the same bytes. */
+#include "layer_i.h"
+
+#define PIECE ((size_t)256 * 1024)
+#define CH LZS_CACHE_CHUNK
+
+static uint64_t chunk_end(const lzs_layer *l, uint64_t i)
+{
+    return (i + 1) * CH < l->size ? (i + 1) * CH : l->size;
+}
+
+static bool chunk_present(lzs_layer *l, uint64_t i)
+{
+    return lzs_cache_is_present(l->cache, i * CH, chunk_end(l, i) - i * CH);
+}
+
+/* The first absent run of chunks in [first, last]: false when all are present. */
+static bool absent_run(lzs_layer *l, uint64_t first, uint64_t last, uint64_t *a, uint64_t *b)
+{
+    uint64_t i = first;
+    while (i <= last && chunk_present(l, i))
+        i++;
+    if (i > last)
+        return false;
+    uint64_t j = i;
+    while (j + 1 <= last && !chunk_present(l, j + 1))
+        j++;
+    *a = i * CH;
+    *b = chunk_end(l, j);
+    return true;
+}
+
+/* The fetch in flight that will write off, if any; called with l->lock held. */
+static struct layer_fetch *covering(lzs_layer *l, uint64_t off)
+{
+    for (struct layer_fetch *f = l->fetches; f; f = f->next)
+        if (f->start <= off && off < f->end)
+            return f;
+    return NULL;
+}
+
+/* Wait until no fetch in flight still has to write the chunk at a; called with l->lock held.
+ * Fetches live on their owners' stacks: look them up again after every wake-up. */
+static void wait_for_chunk(lzs_layer *l, uint64_t a)
+{
+    uint64_t need = chunk_end(l, a / CH);
+    struct layer_fetch *f;
+    while ((f = covering(l, a)) && f->pos < (need < f->end ? need : f->end))
+        pthread_cond_wait(&l->cond, &l->lock);
+}
+
+static void fetch_progress(lzs_layer *l, struct layer_fetch *f, uint64_t pos)
+{
+    pthread_mutex_lock(&l->lock);
+    f->pos = pos;
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Decode [f->start, f->end) (f->start is a checkpoint, or any offset when uncompressed) into the
+ * cache. */
+static int decode(lzs_layer *l, struct layer_fetch *f, bool background, lzs_error **err)
+{
+    struct lzs_index_checkpoint c;
+    lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, f->start), &c);
+    struct lzs_zseek_point p = {c.in_off, c.out_off, c.bits, c.kind, c.window, c.window_len};
+    uint64_t in_end = layer_in_end(l->idx, lzs_blob_size(l->blob), f->end);
+    lzs_cleanup(lzs_zseek_cursor_freep) lzs_zseek_cursor *cur = NULL;
+    int rc = lzs_zseek_cursor_new(&cur, l->blob, l->comp, &p, in_end, err);
+    if (rc < 0)
+        return rc;
+    lzs_autofree uint8_t *buf = malloc(PIECE);
+    if (!buf)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    for (uint64_t pos = f->start; pos < f->end;) {
+        /* pieces end on chunk boundaries: the cache marks only chunks one write covers */
+        uint64_t stop = pos / CH * CH + PIECE;
+        size_t n = (size_t)((f->end < stop ? f->end : stop) - pos);
+        rc = lzs_zseek_cursor_read(cur, pos, buf, n, err);
+        if (rc == 0)
+            rc = lzs_cache_write(l->cache, pos, buf, n, err);
+        if (rc == 0 && background)
+            rc = layer_throttle(l);
+        if (rc < 0)
+            return rc;
+        pos += n;
+        fetch_progress(l, f, pos);
+    }
+    return 0;
+}
+
+/* Fetch [a, b) (whole chunks) unless someone else is already at it. */
+static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, bool background, lzs_error **err)
+{
+    struct layer_fetch f = {.start = a, .end = b};
+    if (l->comp != LZS_COMPRESSION_NONE) {
+        struct lzs_index_checkpoint c;
+        lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, a), &c);
+        f.start = c.out_off; /* neighbours decoded on the way are kept too */
+    }
+    f.pos = f.start;
+    pthread_mutex_lock(&l->lock);
+    if (covering(l, a)) {
+        wait_for_chunk(l, a);
+        pthread_mutex_unlock(&l->lock);
+        return 1; /* look again */
+    }
+    f.next = l->fetches;
+    l->fetches = &f;
+    pthread_mutex_unlock(&l->lock);
+
+    int rc = decode(l, &f, background, err);
+
+    pthread_mutex_lock(&l->lock);
+    for (struct layer_fetch **pp = &l->fetches; *pp; pp = &(*pp)->next) {
+        if (*pp == &f) {
+            *pp = f.next;
+            break;
+        }
+    }
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+}
+
+int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, bool background, lzs_error **err)
+{
+    if (start >= end)
+        return 0;
+    uint64_t first = start / CH, last = (end - 1) / CH, a, b;
+    unsigned stuck = 0;
+    while (absent_run(l, first, last, &a, &b)) {
+        int rc = fetch_run(l, a, b, background, err);
+        if (rc < 0)
+            return rc;
+        if (rc > 0 || chunk_present(l, a / CH))
+            stuck = 0;
+        else if (++stuck > 2) /* what we fetch keeps being dropped (failed verifications) */
+            return lzs_error_set(err, EIO,
+                                 "%s: bytes %" PRIu64 "-%" PRIu64 " do not stay in the cache",
+                                 lzs_blob_name(l->blob), a, b - 1);
+        first = a / CH;
+    }
+    return 0;
+}

@@ -1,0 +1,74 @@
+/* layer internals shared by read.c (random access through the blob), lazy.c (reads through the
+ * cache), fetch.c (filling the cache) and background.c (prefetch and background fetch). */
+#ifndef LZS_LAYER_I_H
+#define LZS_LAYER_I_H
+
+#include "cache/cache.h"
+#include "layer/layer.h"
+
+#include <pthread.h>
+
+/* Where the last lookup in a sparse file's segment list ended: the segment, and the stored bytes
+ * of the segments before it. Zero-initialised means "from the start". */
+struct layer_sparse_pos {
+    uint32_t seg;
+    uint64_t stored;
+};
+
+/* Map [off, off+n) of sparse file id (entry e): returns how many bytes from off are a hole
+ * (zeros), or 0 and sets *soff / *len to the stored bytes starting at off (tar stream offset and
+ * length). Scans from pos, so sequential lookups cost O(1) each. */
+uint64_t layer_sparse_map(const lzs_index *idx, uint32_t id, const struct lzs_index_entry *e,
+                          struct layer_sparse_pos *pos, uint64_t off, uint64_t n, uint64_t *soff,
+                          uint64_t *len);
+/* Bytes of file e stored in the tar stream (the sum of its segments when sparse). */
+uint64_t layer_stored_size(const lzs_index *idx, uint32_t id, const struct lzs_index_entry *e);
+
+/* The compressed offset by which stream bytes before end are surely decoded: the in_off of the
+ * checkpoint after the one covering end - 1, or the blob's end (end itself when uncompressed). */
+uint64_t layer_in_end(const lzs_index *idx, uint64_t blob_size, uint64_t end);
+
+/* A fetch in flight: the cache range [start, end) is being decoded; pos is how far it got.
+ * Readers of a range it covers wait for it instead of fetching the same span again. */
+struct layer_fetch {
+    uint64_t start, end, pos;
+    bool done;
+    struct layer_fetch *next;
+};
+
+struct lzs_layer {
+    lzs_index *idx;
+    lzs_blob *blob;
+    lzs_cache_layer *cache;
+    enum lzs_compression comp;
+    uint64_t size; /* uncompressed */
+    struct lzs_layer_opts opts;
+    char **prefetch; /* copies of opts.prefetch */
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;         /* fetch progress, background stop */
+    struct layer_fetch *fetches; /* protected by lock */
+    bool stop;                   /* protected by lock: close asked the background thread to end */
+    pthread_t bg;
+    bool bg_running;
+    uint64_t bg_t0_ns, bg_bytes0; /* when the background fetch began, blob bytes read by then */
+
+    atomic_uint_fast64_t verify_failures;
+    atomic_uint_fast64_t verified_bytes;
+    atomic_bool complete;   /* every chunk is present */
+    atomic_bool bg_done;    /* the background thread finished (complete or failed) */
+};
+
+/* Make the cache hold [start, end) of the layer's tar stream, decoding from the nearest
+ * checkpoint; shares fetches in flight. background: throttled to opts.background_rate and
+ * interrupted by close (-ECANCELED). */
+int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, bool background, lzs_error **err);
+
+/* Background fetches: wait as long as opts.background_rate asks (or until close);
+ * -ECANCELED when closing. */
+int layer_throttle(lzs_layer *l);
+
+/* The prefetch list, then (opts.background) the whole layer; runs on l->bg. */
+void *layer_background_main(void *arg);
+
+#endif

@@ -1,0 +1,236 @@
+/* A lazily fetched layer: files served from the cache once present and verified. */
+#include "layer_i.h"
+
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+#define HASH_PIECE ((size_t)256 * 1024)
+
+static int copy_prefetch(lzs_layer *l, const struct lzs_layer_opts *opts, lzs_error **err)
+{
+    if (!opts->n_prefetch)
+        return 0;
+    l->prefetch = lzs_calloc_array(opts->n_prefetch, sizeof(*l->prefetch));
+    if (!l->prefetch)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    for (size_t i = 0; i < opts->n_prefetch; i++) {
+        l->prefetch[i] = strdup(opts->prefetch[i]);
+        if (!l->prefetch[i])
+            return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    l->opts.prefetch = (const char *const *)l->prefetch;
+    return 0;
+}
+
+static int start_background(lzs_layer *l, lzs_error **err)
+{
+    if (!l->opts.background && !l->opts.n_prefetch) {
+        atomic_store(&l->bg_done, true);
+        return 0;
+    }
+    int rc = pthread_create(&l->bg, NULL, layer_background_main, l);
+    if (rc != 0)
+        return lzs_error_set_sys(err, rc, "start the background fetch");
+    l->bg_running = true;
+    return 0;
+}
+
+int lzs_layer_open(lzs_layer **out, lzs_index *idx, lzs_blob *b, lzs_cache *c,
+                   const struct lzs_layer_opts *opts, lzs_error **err)
+{
+    const struct lzs_index_info *info = lzs_index_info(idx);
+    if (info->compressed_size != lzs_blob_size(b))
+        return lzs_error_set(err, EINVAL,
+                             "blob %s has %" PRIu64 " bytes, its index expects %" PRIu64,
+                             lzs_blob_name(b), lzs_blob_size(b), info->compressed_size);
+    lzs_layer *l = calloc(1, sizeof(*l));
+    if (!l)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* layer_throttle's deadlines */
+    pthread_cond_init(&l->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    l->idx = lzs_index_ref(idx);
+    l->blob = lzs_blob_ref(b);
+    l->comp = (enum lzs_compression)info->compression;
+    l->size = info->uncompressed_size;
+    if (opts)
+        l->opts = *opts;
+    l->opts.prefetch = NULL;
+    int rc = copy_prefetch(l, opts ? opts : &l->opts, err);
+    if (rc == 0)
+        rc = lzs_cache_layer_open(c, &info->blob_digest, l->size, lzs_index_entry_count(idx),
+                                  &l->cache, err);
+    if (rc == 0) {
+        uint64_t present, size;
+        lzs_cache_layer_stats(l->cache, &present, &size);
+        atomic_store(&l->complete, present == size);
+        rc = start_background(l, err);
+    }
+    if (rc < 0) {
+        lzs_layer_close(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+void lzs_layer_close(lzs_layer *l)
+{
+    if (!l)
+        return;
+    if (l->bg_running) {
+        pthread_mutex_lock(&l->lock);
+        l->stop = true;
+        pthread_cond_broadcast(&l->cond);
+        pthread_mutex_unlock(&l->lock);
+        pthread_join(l->bg, NULL);
+    }
+    lzs_cache_layer_unref(l->cache); /* the last reference syncs the map */
+    for (size_t i = 0; l->prefetch && i < l->opts.n_prefetch; i++)
+        free(l->prefetch[i]);
+    free(l->prefetch);
+    lzs_blob_unref(l->blob);
+    lzs_index_unref(l->idx);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+lzs_index *lzs_layer_index(const lzs_layer *l)
+{
+    return l->idx;
+}
+
+/* Copy [off, off+n) of file id from the cache, holes as zeros; every stored byte must be present
+ * (-ENODATA otherwise, err untouched). */
+static int copy_out(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, uint64_t off,
+                    void *buf, size_t n, lzs_error **err)
+{
+    struct layer_sparse_pos pos = {0};
+    for (size_t done = 0; done < n;) {
+        uint64_t soff = e->offset + off + done, len = n - done, hole = 0;
+        if (e->nsparse)
+            hole = layer_sparse_map(l->idx, id, e, &pos, off + done, n - done, &soff, &len);
+        if (hole) {
+            memset((char *)buf + done, 0, (size_t)hole);
+            done += (size_t)hole;
+            continue;
+        }
+        int rc = lzs_cache_read(l->cache, soff, (char *)buf + done, (size_t)len, err);
+        if (rc < 0)
+            return rc;
+        done += (size_t)len;
+    }
+    return 0;
+}
+
+/* Hash file id from the cache and compare with the index: 0, -EBADMSG (no message), or a
+ * failure to read the cache. */
+static int verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lzs_error **err)
+{
+    lzs_cleanup(lzs_hasher_freep) lzs_hasher *h = NULL;
+    int rc = lzs_hasher_new(&h, LZS_DIGEST_SHA256, err);
+    if (rc < 0)
+        return rc;
+    lzs_autofree uint8_t *buf = malloc(HASH_PIECE);
+    if (!buf)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    for (uint64_t off = 0; off < e->size;) {
+        size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
+        rc = copy_out(l, id, e, off, buf, n, err);
+        if (rc == -ENODATA)
+            return -EBADMSG; /* dropped meanwhile by a failed verification of a neighbour */
+        if (rc < 0)
+            return rc;
+        lzs_hasher_update(h, buf, n);
+        off += n;
+    }
+    struct lzs_digest d;
+    lzs_hasher_final(h, &d);
+    return memcmp(d.bytes, e->sha256, LZS_SHA256_LEN) == 0 ? 0 : -EBADMSG;
+}
+
+static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e,
+                            lzs_error **err)
+{
+    uint64_t stored = layer_stored_size(l->idx, id, e);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = layer_fill(l, e->offset, e->offset + stored, false, err);
+        if (rc == 0)
+            rc = verify(l, id, e, err);
+        if (rc == 0) {
+            lzs_cache_item_set_verified(l->cache, id);
+            atomic_fetch_add(&l->verified_bytes, e->size);
+            return 0;
+        }
+        if (rc != -EBADMSG)
+            return rc;
+        atomic_fetch_add(&l->verify_failures, 1);
+        LZS_WARN("layer %s: '%s' does not match its sha256 in the index; fetching it again",
+                 lzs_blob_name(l->blob), e->path);
+        lzs_cache_invalidate(l->cache, e->offset, stored);
+    }
+    return lzs_error_set(err, EIO, "'%s' in %s does not match its sha256 in the index", e->path,
+                         lzs_blob_name(l->blob));
+}
+
+int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err)
+{
+    if (id >= lzs_index_entry_count(l->idx))
+        return lzs_error_set(err, EINVAL, "no entry %" PRIu32 " in the index", id);
+    id = lzs_index_resolve_hardlink(l->idx, id);
+    if (lzs_cache_item_is_verified(l->cache, id))
+        return 0;
+    struct lzs_index_entry e;
+    lzs_index_entry_get(l->idx, id, &e);
+    if (e.type != LZS_ENTRY_REG)
+        return lzs_error_set(err, EISDIR, "'%s' is not a regular file", e.path);
+    return fetch_and_verify(l, id, &e, err);
+}
+
+ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_t n,
+                       lzs_error **err)
+{
+    int rc = lzs_layer_ensure(l, id, err);
+    if (rc < 0)
+        return rc;
+    id = lzs_index_resolve_hardlink(l->idx, id);
+    struct lzs_index_entry e;
+    lzs_index_entry_get(l->idx, id, &e);
+    if (off >= e.size)
+        return 0;
+    if (n > e.size - off)
+        n = (size_t)(e.size - off);
+    if (n > SSIZE_MAX)
+        n = SSIZE_MAX;
+    rc = copy_out(l, id, &e, off, buf, n, err);
+    if (rc == -ENODATA) /* verified, then lost: cannot happen while the cache layer is open */
+        return lzs_error_set(err, EIO, "'%s': cached bytes of a verified file are missing",
+                             e.path);
+    return rc < 0 ? rc : (ssize_t)n;
+}
+
+void lzs_layer_stats(lzs_layer *l, struct lzs_layer_stats *out)
+{
+    struct lzs_blob_stats bs;
+    lzs_blob_stats(l->blob, &bs);
+    *out = (struct lzs_layer_stats){
+        .compressed_size = lzs_blob_size(l->blob),
+        .fetched = bs.bytes_read,
+        .requests = bs.reads,
+        .verified_bytes = atomic_load(&l->verified_bytes),
+        .verify_failures = atomic_load(&l->verify_failures),
+        .background_done = atomic_load(&l->bg_done),
+    };
+    lzs_cache_layer_stats(l->cache, &out->present, &out->size);
+    out->complete = out->present == out->size;
+}
+
+int lzs_layer_sync(lzs_layer *l, lzs_error **err)
+{
+    return lzs_cache_layer_sync(l->cache, err);
+}
