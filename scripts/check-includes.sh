@@ -19,7 +19,9 @@ declare -A uses=(
     [blob]="base registry" [zseek]="base blob" [index]="base" [archive]="base index"
     [cache]="base" [layer]="base config oci registry blob zseek index archive cache"
     [image]="base config oci registry blob zseek index archive cache layer"
-    [fusefs]="base index layer" [snapshot]="base oci" [rpc]="base snapshot"
+    [fusefs]="base index layer"
+    [mount]="base config oci registry blob zseek index archive cache layer image fusefs"
+    [snapshot]="base oci" [rpc]="base snapshot"
 )
 
 bad=0

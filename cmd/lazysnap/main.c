@@ -10,6 +10,9 @@ static const struct lzs_cli_verb verbs[] = {
     {"index", "build, publish, inspect and read layer indexes", lzs_cli_index},
     {"cat", "read a file of a remote image through its indexes: cat REF PATH", lzs_cli_cat},
     {"ls", "list a directory of a remote image: ls REF [DIR] [-l]", lzs_cli_ls},
+    {"mount", "mount an image read-only, fetched lazily: mount REF DIR", lzs_cli_mount},
+    {"umount", "unmount what mount mounted: umount DIR", lzs_cli_umount},
+    {"stat", "bytes fetched and local per layer of a mount: stat DIR", lzs_cli_stat},
     {"version", "print the version", lzs_cli_version},
 };
 

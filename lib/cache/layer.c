@@ -51,7 +51,7 @@ static void bit_set(uint8_t *map, uint64_t i)
 
 static void bit_clear(uint8_t *map, uint64_t i)
 {
-    map[i / 8] &= (uint8_t)~(1u << (i % 8));
+    map[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 static uint64_t chunk_len(const lzs_cache_layer *l, uint64_t i)

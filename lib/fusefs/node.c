@@ -2,6 +2,8 @@
  * Everything here reads the immutable index and fs->nlink only: no locks. */
 #include "fusefs_i.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
@@ -151,10 +153,22 @@ void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, stru
     st->st_blocks = (blkcnt_t)((stored_bytes(fs, id, &e) + 511) / 512);
 }
 
+/* A directory is opaque with a ".wh..wh..opq" child, and also when this layer whites out its
+ * own name (".wh.NAME" next to directory NAME): the whiteout removes the lower NAME, and what
+ * this layer has under NAME starts afresh (OCI whiteouts apply to lower layers only). */
 bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
 {
     uint32_t id;
-    return n->kind == LZS_NODE_REAL && lzs_fusefs_child(fs, n->id, WH_META_PREFIX ".opq", &id) == 0;
+    if (n->kind != LZS_NODE_REAL)
+        return false;
+    if (lzs_fusefs_child(fs, n->id, WH_META_PREFIX ".opq", &id) == 0)
+        return true;
+    if (n->id == 0)
+        return false;
+    char wh[NAME_MAX + sizeof(WH_PREFIX)];
+    int len = snprintf(wh, sizeof(wh), WH_PREFIX "%s", lzs_index_name(fs->idx, n->id));
+    return len > 0 && (size_t)len < sizeof(wh) &&
+           lzs_fusefs_child(fs, lzs_index_parent(fs->idx, n->id), wh, &id) == 0;
 }
 
 int lzs_fusefs_count_links(lzs_fusefs *fs, lzs_error **err)

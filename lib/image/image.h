@@ -93,6 +93,13 @@ int lzs_image_find_indexes(lzs_image *img, const char *local_dir, lzs_error **er
 #define LZS_IMAGE_INDEX_MAX (1ull << 30)
 int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err);
 
+/* Layer i without an index: its whole blob downloaded once into DIR/ALGO/HEX.blob (checked
+ * against its digest and size; a layout's blob is used where it is), its index built locally
+ * into DIR/ALGO/HEX.index; both are reused by later calls. idx and blob are ready to serve the
+ * layer from the local file. */
+int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index **idx,
+                          lzs_blob **blob, lzs_error **err);
+
 /* A blob reader of layer i: range requests on the registry, or the layout's file. */
 int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_error **err);
 

@@ -55,8 +55,8 @@ struct lzs_layer {
 
     atomic_uint_fast64_t verify_failures;
     atomic_uint_fast64_t verified_bytes;
-    atomic_bool complete;   /* every chunk is present */
-    atomic_bool bg_done;    /* the background thread finished (complete or failed) */
+    atomic_bool complete; /* every chunk is present */
+    atomic_bool bg_done;  /* the background thread finished (complete or failed) */
 };
 
 /* Make the cache hold [start, end) of the layer's tar stream, decoding from the nearest

@@ -209,8 +209,7 @@ ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_
         n = SSIZE_MAX;
     rc = copy_out(l, id, &e, off, buf, n, err);
     if (rc == -ENODATA) /* verified, then lost: cannot happen while the cache layer is open */
-        return lzs_error_set(err, EIO, "'%s': cached bytes of a verified file are missing",
-                             e.path);
+        return lzs_error_set(err, EIO, "'%s': cached bytes of a verified file are missing", e.path);
     return rc < 0 ? rc : (ssize_t)n;
 }
 

@@ -12,7 +12,7 @@ struct lzs_file_reader {
     uint32_t id;
     struct lzs_index_entry e;
     lzs_zseek_cursor *cur;
-    uint64_t decompressed; /* by cursors already freed */
+    uint64_t decompressed;          /* by cursors already freed */
     struct layer_sparse_pos sparse; /* where the last read was in a sparse file */
 };
 
@@ -111,8 +111,8 @@ ssize_t lzs_file_reader_read(lzs_file_reader *r, uint64_t off, void *buf, size_t
     for (size_t done = 0; done < n;) {
         uint64_t soff = r->e.offset + off + done, len = n - done, hole = 0;
         if (r->e.nsparse)
-            hole = layer_sparse_map(r->idx, r->id, &r->e, &r->sparse, off + done, n - done,
-                                    &soff, &len);
+            hole = layer_sparse_map(r->idx, r->id, &r->e, &r->sparse, off + done, n - done, &soff,
+                                    &len);
         if (hole) {
             memset((char *)buf + done, 0, (size_t)hole);
             done += (size_t)hole;

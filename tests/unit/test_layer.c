@@ -4,8 +4,8 @@
 #include "test.h"
 
 #include <fcntl.h>
-#include <stdio.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static void sh(const char *cmd)

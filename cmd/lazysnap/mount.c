@@ -1,0 +1,378 @@
+/* lazysnap mount REF DIR: the whole image read-only at DIR, files fetched on first read (one
+ * FUSE filesystem per layer, merged by overlayfs). Without --foreground the verb returns once DIR
+ * is usable and a server process (this one, forked before any thread or connection exists) goes
+ * on serving until `lazysnap umount DIR` or SIGTERM. */
+#include "mount/mount.h"
+#include "mountstate.h"
+#include "remote.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define LZS_CLI_CACHE_DEFAULT "/var/cache/lazysnap"
+#define SYNC_EVERY_S 10
+
+struct mount_args {
+    struct lzs_cli_remote r;
+    const char *ref, *dir, *cache, *run_dir, *prefetch_file, *cache_size, *bg_rate;
+    bool layout, foreground, background;
+    char **prefetch; /* lines of prefetch_file */
+    size_t n_prefetch;
+};
+
+static int read_prefetch(struct mount_args *a, lzs_error **err)
+{
+    if (!a->prefetch_file)
+        return 0;
+    struct lzs_buf b = LZS_BUF_INIT(64 << 20);
+    int rc = lzs_file_read_all(a->prefetch_file, &b, err);
+    for (char *line = b.data, *next; rc == 0 && line && line < b.data + b.len; line = next) {
+        next = memchr(line, '\n', b.data + b.len - line);
+        size_t n = next ? (size_t)(next - line) : (size_t)(b.data + b.len - line);
+        next = next ? next + 1 : NULL;
+        if (n == 0 || line[0] == '#')
+            continue;
+        char **p = lzs_realloc_array(a->prefetch, a->n_prefetch + 1, sizeof(*p));
+        if (!p || !(p[a->n_prefetch] = strndup(line, n)))
+            rc = lzs_error_set(err, ENOMEM, "out of memory");
+        if (p)
+            a->prefetch = p;
+        if (rc == 0)
+            a->n_prefetch++;
+    }
+    lzs_buf_dispose(&b);
+    return rc < 0 ? lzs_error_wrap(err, "prefetch list") : 0;
+}
+
+/* "mounted REF at DIR in 0.123 s (3 layers: 2 indexed, 1 fetched whole)" */
+static void describe(lzs_mount *m, const struct mount_args *a, const char *target, double secs,
+                     char *buf, size_t len)
+{
+    size_t n = lzs_mount_layer_count(m), indexed = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct lzs_mount_layer_info li;
+        lzs_mount_layer_info(m, i, &li);
+        indexed += li.indexed;
+    }
+    snprintf(buf, len, "mounted %s at %s in %.3f s (%zu layer%s: %zu indexed, %zu fetched whole)",
+             a->ref, target, secs, n, n == 1 ? "" : "s", indexed, n - indexed);
+}
+
+/* stats.txt: the table `lazysnap stat` prints. */
+static void stats_table(lzs_mount *m, struct lzs_buf *out)
+{
+    lzs_buf_printf(out, NULL, "%-4s %-19s %-7s %12s %12s %7s %s\n", "#", "LAYER", "SOURCE",
+                   "FETCHED", "COMPRESSED", "LOCAL", "STATE");
+    for (size_t i = 0; i < lzs_mount_layer_count(m); i++) {
+        struct lzs_mount_layer_info li;
+        lzs_mount_layer_info(m, i, &li);
+        char ds[LZS_DIGEST_STR_MAX], f[32], c[32];
+        const struct lzs_layer_stats *s = &li.stats;
+        double local = s->size ? 100.0 * (double)s->present / (double)s->size : 100.0;
+        lzs_buf_printf(out, NULL, "%-4zu %-19.19s %-7s %12s %12s %6.1f%% %s\n", i,
+                       lzs_digest_format(&li.digest, ds), li.indexed ? "index" : "whole",
+                       lzs_format_size(s->fetched, f, sizeof(f)),
+                       lzs_format_size(s->compressed_size, c, sizeof(c)), local,
+                       s->complete                            ? "complete"
+                       : li.read_errors || s->verify_failures ? "errors"
+                                                              : "lazy");
+    }
+}
+
+static void write_stats(lzs_mount *m, const struct lzs_cli_mountstate *st)
+{
+    char path[4200];
+    struct lzs_buf b = LZS_BUF_INIT(16 << 20);
+    lzs_autoerr lzs_error *err = NULL;
+    if (lzs_mount_stats_json(m, &b, &err) == 0)
+        lzs_file_write_atomic(lzs_cli_mountstate_path(st, "stats.json", path, sizeof(path)), b.data,
+                              b.len, 0644, &err);
+    lzs_buf_reset(&b);
+    stats_table(m, &b);
+    if (!err)
+        lzs_file_write_atomic(lzs_cli_mountstate_path(st, "stats.txt", path, sizeof(path)), b.data,
+                              b.len, 0644, &err);
+    if (err)
+        LZS_WARN("stats: %s", lzs_error_msg(err));
+    lzs_buf_dispose(&b);
+}
+
+/* Serve until SIGTERM/SIGINT/SIGHUP (blocked in every thread since the start). */
+static void serve(lzs_mount *m, const struct lzs_cli_mountstate *st, const sigset_t *sigs)
+{
+    struct timespec tick = {1, 0};
+    for (unsigned n = 1;; n++) {
+        write_stats(m, st);
+        if (n % SYNC_EVERY_S == 0) {
+            lzs_autoerr lzs_error *err = NULL;
+            if (lzs_mount_sync(m, &err) < 0)
+                LZS_WARN("%s", lzs_error_msg(err));
+        }
+        int sig = sigtimedwait(sigs, NULL, &tick);
+        if (sig > 0) {
+            LZS_INFO("signal %d: unmounting %s", sig, st->target);
+            return;
+        }
+    }
+}
+
+static int open_cache(const struct mount_args *a, lzs_cache **out, lzs_error **err)
+{
+    uint64_t cap = 0;
+    int rc = a->cache_size ? lzs_parse_size(a->cache_size, &cap, err) : 0;
+    if (rc == 0)
+        rc = lzs_cache_open(out, a->cache, cap, err);
+    if (rc == -EBUSY)
+        return lzs_error_wrap(err, "give this mount a cache of its own with --cache");
+    if (rc == 0 && lzs_cache_evict(*out, err) < 0)
+        rc = lzs_error_wrap(err, "cache eviction");
+    return rc;
+}
+
+static int make_dirs(const struct lzs_cli_mountstate *st, lzs_error **err)
+{
+    char path[4200];
+    int rc = lzs_mkdir_p(lzs_cli_mountstate_path(st, "l", path, sizeof(path)), 0700, err);
+    if (rc == 0)
+        rc = lzs_file_write_atomic(lzs_cli_mountstate_path(st, "target", path, sizeof(path)),
+                                   st->target, strlen(st->target), 0644, err);
+    return rc;
+}
+
+/* Everything up to a usable mount; the message for the user goes to msg. */
+static int do_mount(struct mount_args *a, const struct lzs_cli_mountstate *st, lzs_cache **cache,
+                    lzs_mount **m, char *msg, size_t msg_len, lzs_error **err)
+{
+    double t0 = lzs_cli_now_seconds();
+    uint64_t rate = 0;
+    int rc = a->bg_rate ? lzs_parse_size(a->bg_rate, &rate, err) : 0;
+    if (rc == 0)
+        rc = read_prefetch(a, err);
+    if (rc == 0)
+        rc = lzs_cli_remote_open(&a->r, a->ref, a->layout, err);
+    if (rc == 0)
+        rc = lzs_image_find_indexes(a->r.img, lzs_cli_remote_index_dir(&a->r), err);
+    if (rc == 0)
+        rc = open_cache(a, cache, err);
+    if (rc == 0)
+        rc = make_dirs(st, err);
+    if (rc < 0)
+        return rc;
+    char work[4200], whole[4200];
+    snprintf(whole, sizeof(whole), "%s/whole", a->cache);
+    struct lzs_mount_opts o = {
+        .work_dir = lzs_cli_mountstate_path(st, "l", work, sizeof(work)),
+        .whole_dir = whole,
+        .layer = {.prefetch = (const char *const *)a->prefetch,
+                  .n_prefetch = a->n_prefetch,
+                  .background = a->background,
+                  .background_rate = rate},
+        .allow_other = getuid() == 0,
+    };
+    rc = lzs_mount_new(m, a->r.img, *cache, st->target, &o, err);
+    if (rc == 0)
+        rc = lzs_cli_mountstate_write_pid(st, err);
+    if (rc == 0)
+        describe(*m, a, st->target, lzs_cli_now_seconds() - t0, msg, msg_len);
+    return rc;
+}
+
+/* After the mount: stdin and stdout to /dev/null, stderr (the log) to the state's log file. */
+static void detach_stdio(const struct lzs_cli_mountstate *st)
+{
+    char path[4200];
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int log = open(lzs_cli_mountstate_path(st, "log", path, sizeof(path)),
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+    }
+    if (log >= 0)
+        dup2(log, STDERR_FILENO);
+    if (null > STDERR_FILENO)
+        close(null);
+    if (log > STDERR_FILENO)
+        close(log);
+}
+
+/* The server: mount, report (to the pipe when detached), serve, unmount. */
+static int run_server(struct mount_args *a, const struct lzs_cli_mountstate *st,
+                      const sigset_t *sigs, int report_fd)
+{
+    lzs_cleanup(lzs_cache_closep) lzs_cache *cache = NULL;
+    lzs_cleanup(lzs_mount_freep) lzs_mount *m = NULL;
+    lzs_autoerr lzs_error *err = NULL;
+    char msg[8192];
+    int rc = do_mount(a, st, &cache, &m, msg, sizeof(msg), &err);
+    if (rc == 0)
+        write_stats(m, st);
+    if (rc < 0) {
+        snprintf(msg, sizeof(msg), "lazysnap: %s: %s", a->dir, lzs_error_msg(err));
+        lzs_mount_free(lzs_steal_ptr(&m));
+        lzs_cli_mountstate_remove(st);
+    }
+    if (report_fd >= 0) {
+        dprintf(report_fd, "%c%s\n", rc < 0 ? 'E' : 'O', msg);
+        close(report_fd);
+        if (rc == 0)
+            detach_stdio(st);
+    } else {
+        fprintf(rc < 0 ? stderr : stdout, "%s\n", msg);
+        fflush(stdout);
+    }
+    if (rc < 0)
+        return LZS_EXIT_FAIL;
+    serve(m, st, sigs);
+    lzs_mount_free(lzs_steal_ptr(&m));
+    lzs_cli_mountstate_remove(st);
+    return LZS_EXIT_OK;
+}
+
+/* Fork the server; the parent prints its report and exits with its outcome. */
+static int detach(struct mount_args *a, const struct lzs_cli_mountstate *st, const sigset_t *sigs)
+{
+    int p[2];
+    char buf[8192];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return fprintf(stderr, "lazysnap: mount: pipe: %s\n",
+                       lzs_strerror(errno, buf, sizeof(buf))),
+               LZS_EXIT_FAIL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return fprintf(stderr, "lazysnap: mount: fork: %s\n",
+                       lzs_strerror(errno, buf, sizeof(buf))),
+               LZS_EXIT_FAIL;
+    if (pid == 0) {
+        close(p[0]);
+        setsid();
+        _exit(run_server(a, st, sigs, p[1]));
+    }
+    close(p[1]);
+    ssize_t n, len = 0;
+    while (len < (ssize_t)sizeof(buf) - 1 &&
+           (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+        len += n;
+    close(p[0]);
+    buf[len] = '\0';
+    if (len == 0) {
+        fprintf(stderr, "lazysnap: mount %s: the server process died before mounting\n", a->dir);
+        return LZS_EXIT_FAIL;
+    }
+    fputs(buf + 1, buf[0] == 'O' ? stdout : stderr);
+    return buf[0] == 'O' ? lzs_cli_finish_stdout() : LZS_EXIT_FAIL;
+}
+
+static const char usage[] =
+    "usage: lazysnap mount REF DIR [options]\n"
+    "Mount image REF read-only at DIR (created if missing); files are fetched when first read.\n"
+    "  --cache DIR        node cache (default " LZS_CLI_CACHE_DEFAULT ")\n"
+    "  --cache-size SIZE  evict least recently used layers above SIZE (default: no cap)\n"
+    "  --run-dir DIR      state of the mount (default " LZS_CLI_RUN_DIR_DEFAULT ")\n"
+    "  --prefetch FILE    paths (one per line) fetched first\n"
+    "  --no-background    fetch only what is read (default: the rest of the layers too)\n"
+    "  --bg-rate RATE     background fetch cap in compressed bytes/s per layer, e.g. 50M\n"
+    "  --foreground       serve from this process until SIGTERM (default: detach)\n"
+    "  --oci-layout       REF is an OCI image layout DIR[:TAG]\n" LZS_CLI_REMOTE_USAGE;
+
+static int parse(struct mount_args *a, int argc, char **argv)
+{
+    static const struct option opts[] = {LZS_CLI_REMOTE_LONGOPTS,
+                                         {"cache", required_argument, NULL, 'c'},
+                                         {"cache-size", required_argument, NULL, 'S'},
+                                         {"run-dir", required_argument, NULL, 'R'},
+                                         {"prefetch", required_argument, NULL, 'p'},
+                                         {"no-background", no_argument, NULL, 'B'},
+                                         {"bg-rate", required_argument, NULL, 'b'},
+                                         {"foreground", no_argument, NULL, 'f'},
+                                         {"oci-layout", no_argument, NULL, 'L'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+        int rc = lzs_cli_remote_option(&a->r, c, optarg);
+        if (rc > 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        switch (c) {
+        case 'c':
+            a->cache = optarg;
+            break;
+        case 'S':
+            a->cache_size = optarg;
+            break;
+        case 'R':
+            a->run_dir = optarg;
+            break;
+        case 'p':
+            a->prefetch_file = optarg;
+            break;
+        case 'B':
+            a->background = false;
+            break;
+        case 'b':
+            a->bg_rate = optarg;
+            break;
+        case 'f':
+            a->foreground = true;
+            break;
+        case 'L':
+            a->layout = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return -1;
+        default:
+            return lzs_cli_usage_error("mount: bad option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 2)
+        return lzs_cli_usage_error("mount: expected REF DIR");
+    a->ref = argv[optind];
+    a->dir = argv[optind + 1];
+    return 0;
+}
+
+static void free_args(struct mount_args *a)
+{
+    for (size_t i = 0; i < a->n_prefetch; i++)
+        free(a->prefetch[i]);
+    free(a->prefetch);
+    lzs_cli_remote_dispose(&a->r);
+}
+
+int lzs_cli_mount(int argc, char **argv)
+{
+    lzs_cleanup(free_args) struct mount_args a = {.cache = LZS_CLI_CACHE_DEFAULT,
+                                                  .background = true};
+    lzs_cli_remote_init(&a.r);
+    int rc = parse(&a, argc, argv);
+    if (rc != 0)
+        return rc < 0 ? LZS_EXIT_OK : rc;
+    lzs_autoerr lzs_error *err = NULL;
+    if (mkdir(a.dir, 0755) < 0 && errno != EEXIST)
+        return lzs_error_set_sys(&err, errno, "mkdir %s", a.dir), lzs_cli_fail(&err);
+    struct lzs_cli_mountstate st;
+    if (lzs_cli_mountstate_init(&st, a.run_dir, a.dir, &err) < 0)
+        return lzs_cli_fail(&err);
+    pid_t other = lzs_cli_mountstate_server(&st);
+    if (other) {
+        lzs_error_set(&err, EBUSY, "%s is already mounted by lazysnap (pid %d)", st.target, other);
+        return lzs_cli_fail(&err);
+    }
+    lzs_cli_mountstate_remove(&st); /* leftovers of a server that died */
+    /* the signals that end the server, blocked before any thread exists so only sigtimedwait
+     * takes them */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return a.foreground ? run_server(&a, &st, &sigs, -1) : detach(&a, &st, &sigs);
+}

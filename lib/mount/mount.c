@@ -1,0 +1,206 @@
+/* Mounting an image: layers over FUSE, merged with overlayfs. */
+#include "mount/mount.h"
+
+#include "fusefs/fusefs.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+struct mount_layer {
+    struct lzs_digest digest;
+    bool indexed;
+    char *dir; /* WORK/i */
+    lzs_layer *layer;
+    lzs_fusefs *fs;
+};
+
+struct lzs_mount {
+    char *target;
+    char *image;
+    bool merged; /* the overlay (or bind) mount at target is up */
+    size_t n;
+    struct mount_layer *layers;
+};
+
+/* The index and blob of layer i: its published index and the registry, or fetched whole. */
+static int layer_source(lzs_image *img, size_t i, const struct lzs_mount_opts *o,
+                        struct mount_layer *ml, lzs_index **idx, lzs_blob **blob, lzs_error **err)
+{
+    struct lzs_image_layer *il = lzs_image_layer(img, i);
+    ml->digest = il->desc.digest;
+    ml->indexed = il->source != LZS_IMAGE_SRC_NONE;
+    if (!ml->indexed)
+        return lzs_image_fetch_whole(img, i, o->whole_dir, idx, blob, err);
+    int rc = lzs_image_load_index(img, i, idx, err);
+    if (rc == 0)
+        rc = lzs_image_open_layer_blob(img, i, blob, err);
+    return rc;
+}
+
+static int mount_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
+                       struct mount_layer *ml, lzs_error **err)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    int rc = layer_source(img, i, o, ml, &idx, &blob, err);
+    if (rc < 0)
+        return rc;
+    /* a layer fetched whole is local already: decoding it into the cache needs no rate cap */
+    struct lzs_layer_opts lo = o->layer;
+    if (!ml->indexed)
+        lo.background_rate = 0;
+    rc = lzs_layer_open(&ml->layer, idx, blob, c, &lo, err);
+    if (rc < 0)
+        return rc;
+    if (asprintf(&ml->dir, "%s/%zu", o->work_dir, i) < 0) {
+        ml->dir = NULL;
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    if (mkdir(ml->dir, 0700) < 0 && errno != EEXIST)
+        return lzs_error_set_sys(err, errno, "mkdir %s", ml->dir);
+    char ds[LZS_DIGEST_STR_MAX], fsname[64];
+    lzs_digest_format(&ml->digest, ds);
+    snprintf(fsname, sizeof(fsname), "lazysnap:%.19s", ds);
+    struct lzs_fusefs_source src;
+    lzs_fusefs_source_lazy(ml->layer, &src);
+    struct lzs_fusefs_opts fo = {.allow_other = o->allow_other, .fsname = fsname};
+    return lzs_fusefs_mount(&ml->fs, ml->dir, idx, &src, &fo, err);
+}
+
+/* Characters overlayfs' option parser treats specially. */
+static int check_lower_path(const char *p, lzs_error **err)
+{
+    if (strpbrk(p, ":,\\"))
+        return lzs_error_set(err, EINVAL, "'%s': overlay layer paths may not contain ':' ',' '\\'",
+                             p);
+    return 0;
+}
+
+static int merge(lzs_mount *m, lzs_error **err)
+{
+    if (m->n == 1) {
+        if (mount(m->layers[0].dir, m->target, NULL, MS_BIND, NULL) < 0)
+            return lzs_error_set_sys(err, errno, "bind %s on %s", m->layers[0].dir, m->target);
+        m->merged = true;
+        if (mount(NULL, m->target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+            return lzs_error_set_sys(err, errno, "make %s read-only", m->target);
+        return 0;
+    }
+    struct lzs_buf opt = LZS_BUF_INIT(1 << 20);
+    int rc = lzs_buf_append_str(&opt, "lowerdir=", err);
+    for (size_t k = 0; rc == 0 && k < m->n; k++) { /* overlayfs wants the uppermost first */
+        const char *dir = m->layers[m->n - 1 - k].dir;
+        rc = check_lower_path(dir, err);
+        if (rc == 0)
+            rc = lzs_buf_printf(&opt, err, "%s%s", k ? ":" : "", dir);
+    }
+    if (rc == 0 && mount("overlay", m->target, "overlay", MS_RDONLY, lzs_buf_cstr(&opt)) < 0)
+        rc = lzs_error_set_sys(err, errno, "mount overlay of %zu layers on %s", m->n, m->target);
+    m->merged = rc == 0;
+    lzs_buf_dispose(&opt);
+    return rc;
+}
+
+int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *target,
+                  const struct lzs_mount_opts *opts, lzs_error **err)
+{
+    lzs_cleanup(lzs_mount_freep) lzs_mount *m = calloc(1, sizeof(*m));
+    if (!m)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    m->n = lzs_image_layer_count(img);
+    m->target = strdup(target);
+    m->image = strdup(lzs_image_name(img));
+    m->layers = lzs_calloc_array(m->n ? m->n : 1, sizeof(*m->layers));
+    if (!m->target || !m->image || !m->layers)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    if (m->n == 0)
+        return lzs_error_set(err, EINVAL, "%s has no layers", m->image);
+    for (size_t i = 0; i < m->n; i++) {
+        int rc = mount_layer(img, i, c, opts, &m->layers[i], err);
+        if (rc < 0)
+            return lzs_error_wrap(err, "layer %zu", i);
+    }
+    int rc = merge(m, err);
+    if (rc < 0)
+        return rc;
+    *out = lzs_steal_ptr(&m);
+    return 0;
+}
+
+void lzs_mount_free(lzs_mount *m)
+{
+    if (!m)
+        return;
+    if (m->merged && umount2(m->target, 0) < 0) {
+        char buf[128];
+        LZS_WARN("unmount %s: %s; detaching it", m->target, lzs_strerror(errno, buf, sizeof(buf)));
+        umount2(m->target, MNT_DETACH);
+    }
+    for (size_t i = m->n; m->layers && i-- > 0;) {
+        struct mount_layer *ml = &m->layers[i];
+        lzs_fusefs_unmount(ml->fs);
+        lzs_layer_close(ml->layer);
+        if (ml->dir)
+            rmdir(ml->dir);
+        free(ml->dir);
+    }
+    free(m->layers);
+    free(m->image);
+    free(m->target);
+    free(m);
+}
+
+size_t lzs_mount_layer_count(const lzs_mount *m)
+{
+    return m->n;
+}
+
+void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *out)
+{
+    struct mount_layer *ml = &m->layers[i];
+    *out = (struct lzs_mount_layer_info){.digest = ml->digest, .indexed = ml->indexed};
+    lzs_layer_stats(ml->layer, &out->stats);
+    out->read_errors = lzs_fusefs_read_errors(ml->fs);
+}
+
+int lzs_mount_sync(lzs_mount *m, lzs_error **err)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        int rc = lzs_layer_sync(m->layers[i].layer, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err)
+{
+    int rc = lzs_buf_append_str(out, "{\"target\":", err);
+    if (rc == 0)
+        rc = lzs_buf_append_json_str(out, m->target, strlen(m->target), err);
+    if (rc == 0)
+        rc = lzs_buf_append_str(out, ",\"image\":", err);
+    if (rc == 0)
+        rc = lzs_buf_append_json_str(out, m->image, strlen(m->image), err);
+    if (rc == 0)
+        rc = lzs_buf_append_str(out, ",\"layers\":[", err);
+    for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        struct lzs_mount_layer_info li;
+        lzs_mount_layer_info(m, i, &li);
+        char ds[LZS_DIGEST_STR_MAX];
+        const struct lzs_layer_stats *s = &li.stats;
+        rc = lzs_buf_printf(
+            out, err,
+            "%s{\"digest\":\"%s\",\"indexed\":%s,\"size\":%" PRIu64 ",\"compressed_size\":%" PRIu64
+            ",\"present\":%" PRIu64 ",\"fetched\":%" PRIu64 ",\"requests\":%" PRIu64
+            ",\"verify_failures\":%" PRIu64 ",\"read_errors\":%" PRIu64 ",\"complete\":%s}",
+            i ? "," : "", lzs_digest_format(&li.digest, ds), li.indexed ? "true" : "false", s->size,
+            s->compressed_size, s->present, s->fetched, s->requests, s->verify_failures,
+            li.read_errors, s->complete ? "true" : "false");
+    }
+    if (rc == 0)
+        rc = lzs_buf_append_str(out, "]}\n", err);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* mount: an image mounted read-only at a directory: one FUSE filesystem per layer (each a lazy
+ * layer served from the node cache, or for a layer without an index its blob fetched whole),
+ * merged by kernel overlayfs (a bind mount when there is one layer). Used by `lazysnap mount`
+ * and, for single layers, by lazysnapd. */
+#ifndef LZS_MOUNT_H
+#define LZS_MOUNT_H
+
+#include "base/base.h"
+#include "cache/cache.h"
+#include "image/image.h"
+#include "layer/layer.h"
+
+struct lzs_mount_opts {
+    const char *work_dir;        /* layer mountpoints WORK/0, WORK/1, ... are created here */
+    const char *whole_dir;       /* layers without an index are fetched whole into this directory */
+    struct lzs_layer_opts layer; /* prefetch and background fetch, for every indexed layer */
+    bool allow_other;            /* let other users (containers) use the layer mounts */
+};
+
+typedef struct lzs_mount lzs_mount;
+
+/* Mount img (its indexes found: lzs_image_find_indexes) at target, an existing directory.
+ * Layers are served through cache c, which must outlive the mount. */
+int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *target,
+                  const struct lzs_mount_opts *opts, lzs_error **err);
+/* Unmount the merged directory (detached when busy), then every layer, and free. NULL-safe. */
+void lzs_mount_free(lzs_mount *m);
+LZS_DEFINE_CLEANUP(lzs_mount, lzs_mount_free)
+
+struct lzs_mount_layer_info {
+    struct lzs_digest digest;
+    bool indexed; /* false: fetched whole */
+    struct lzs_layer_stats stats;
+    uint64_t read_errors; /* FUSE opens and reads answered EIO */
+};
+
+size_t lzs_mount_layer_count(const lzs_mount *m);
+void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *out);
+/* {"target":..., "image":..., "layers":[{"digest","indexed","size","compressed_size","present",
+ * "fetched","requests","verify_failures","read_errors","complete"}...]} */
+int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err);
+/* Persist the cache maps of every layer. */
+int lzs_mount_sync(lzs_mount *m, lzs_error **err);
+
+#endif

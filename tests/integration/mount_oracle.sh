@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# lazysnap mount against a reference extraction. A rich 3-layer image (lib/rich_image.sh: file
+# sizes up to a 30 MiB sparse file, odd modes and owners, symlinks, hardlinks, fifo, devices,
+# user.* xattrs, past and nanosecond mtimes, whiteouts, an opaque directory, type replacements)
+# is pushed to a registry on 127.0.0.1 three ways:
+#   rich:gzip   gzip layers, indexed (lazysnap index create --push)
+#   rich:zstd   the same layers as multi-frame zstd (512 KiB of tar per frame), indexed
+#   noindex:1   the gzip image in a repository without any index (pulled whole)
+# Each is mounted with `lazysnap mount`, must equal the reference tree (tests/tools/tree_compare.py
+# --ignore-dir-mtime: names, types, contents, modes, owners, mtimes, symlinks, devices, xattrs,
+# hardlink groups), `lazysnap stat` must answer, and `lazysnap umount` must leave no mount and no
+# lazysnap process behind.
+# The reference is the image's layers applied in order with GNU tar (tests/tools/oci_apply.py),
+# checked here against `umoci unpack` of the gzip image (umoci 0.4.7 cannot read zstd layers).
+# Usage: mount_oracle.sh LAZYSNAP   (root; exit 77 when FUSE or overlayfs is missing)
+set -euo pipefail
+lz=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/check.sh
+source "$here/lib/check.sh"
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
+[ -c /dev/fuse ] && grep -qw overlay /proc/filesystems || { echo "skip: no fuse/overlay"; exit 77; }
+# shellcheck source=lib/rig.sh
+source "$here/lib/rig.sh"
+# shellcheck source=lib/rich_image.sh
+source "$here/lib/rich_image.sh"
+rig_init
+work=$RIG_TMP
+cd "$work"
+tree_compare=(python3 "$RIG_TOOLS_DIR/tree_compare.py")
+
+# is_mounted DIR: DIR is a mount point in /proc/self/mountinfo (a dead FUSE mount included)
+is_mounted() {
+    awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# lz_pids: the pids of the lazysnap processes this test started: a lazysnap* executable with a
+# path inside $work among its arguments (the mount's background server included)
+lz_pids() {
+    local d exe
+    for d in /proc/[0-9]*; do
+        exe=$(readlink "$d/exe" 2>/dev/null) || continue
+        case ${exe##*/} in lazysnap*) ;; *) continue ;; esac
+        tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF "$work/" || continue
+        echo "${d#/proc/}"
+    done
+}
+
+# oracle_unmount DIR: at exit, a mount the test left: lazysnap umount, else umount -l
+oracle_unmount() {
+    local m=$1
+    is_mounted "$m" || return 0
+    timeout 60 "$lz" umount "$m" --run-dir "$work/run" >/dev/null 2>&1
+    if is_mounted "$m"; then umount -l "$m"; fi
+}
+
+# oracle_cleanup: at exit, after the per-mount cleanups: any mount left under $work (deepest
+# first), then the lazysnap processes of this test (TERM, then KILL), by pid
+oracle_cleanup() {
+    local m pid pids i
+    awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount -l "$m"; done
+    pids=$(lz_pids)
+    [ -n "$pids" ] || return 0
+    echo "cleanup: stopping lazysnap processes left running: $pids" >&2
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
+    for ((i = 0; i < 50; i++)); do
+        [ -n "$(lz_pids)" ] || return 0
+        sleep 0.1
+    done
+    for pid in $(lz_pids); do kill -KILL "$pid" 2>/dev/null; done
+}
+rig_on_exit oracle_cleanup
+
+# layout_layers LAYOUT TAG: "DIGEST MEDIATYPE" per layer of the layout's image
+layout_layers() {
+    local m
+    m=$(jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$1/index.json")
+    jq -r '.layers[] | "\(.digest) \(.mediaType)"' "$1/blobs/sha256/${m#sha256:}"
+}
+
+# ---- the image, its multi-frame zstd twin, the reference ------------------------------------------
+rig_registry
+reg=$RIG_REG
+rich_image_build "$work/img:rich"
+rich_image_zstd_multiframe "$work/img:rich" "$work/zimg:rich"
+rich_image_unpack "$work/img:rich" ref
+rich_image_unpack "$work/zimg:rich" ref-zstd
+rich_image_umoci_unpack "$work/img:rich" ref-umoci
+# the reference is right: umoci agrees (directory mtimes too), and so does the zstd twin
+"${tree_compare[@]}" ref ref-umoci >cmp.out 2>&1 && ok ||
+    bad "reference: GNU tar layer by layer and umoci unpack differ: $(head -20 cmp.out)"
+"${tree_compare[@]}" ref ref-zstd >cmp.out 2>&1 && ok ||
+    bad "reference: the gzip and the zstd layouts differ: $(head -20 cmp.out)"
+# the comparison is not blind: a changed mode is one line, exit 1
+cp -a ref mutated && chmod 0600 mutated/files/one
+rc=0
+"${tree_compare[@]}" --ignore-dir-mtime ref mutated >cmp.out 2>&1 || rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c ': ' cmp.out)" -eq 1 ] && grep -qx 'files/one: mode: 0644 vs 0600' cmp.out &&
+    ok || bad "tree_compare missed a chmod (exit $rc): $(cat cmp.out)"
+rm -rf ref-zstd ref-umoci mutated
+
+# ---- push: gzip, zstd (frames kept: --preserve-digests), gzip again without an index --------------
+rig_image_push "$work/img:rich" "$reg/rich:gzip"
+rig_image_push "$work/zimg:rich" "$reg/rich:zstd"
+rig_image_push "$work/img:rich" "$reg/noindex:1"
+[ "$(rig_layers "$reg/rich:zstd" | awk '{print $1, $3}')" = "$(layout_layers zimg rich)" ] && ok ||
+    bad "rich:zstd: the registry's layers are not the layout's: $(rig_layers "$reg/rich:zstd")"
+first=$(rig_layers "$reg/rich:zstd" | awk 'NR == 1 {print $1}')
+curl -fsS -o blob.zst "http://$reg/v2/rich/blobs/$first"
+frames=$(zstd -lv blob.zst 2>&1 | sed -n 's/^# Zstandard Frames: *//p')
+[ "${frames:-0}" -gt 10 ] && ok || bad "rich:zstd: the pushed first layer has '$frames' zstd frames"
+rm -f blob.zst
+[ "$(rig_layers "$reg/rich:gzip" | awk '{print $1, $3}')" = "$(layout_layers img rich)" ] &&
+    [ "$(rig_layers "$reg/noindex:1" | awk '{print $1, $3}')" = "$(layout_layers img rich)" ] && ok ||
+    bad "gzip pushes: the registry's layers are not the layout's"
+
+# ---- indexes for rich:gzip and rich:zstd (every layer: the small ones too), none for noindex -------
+for v in gzip zstd; do
+    if "$lz" index create "$reg/rich:$v" --push --min-layer-size 0 >index-$v.out 2>&1; then
+        [ "$(grep -c ' indexed: ' index-$v.out)" -eq 3 ] && ok || bad "rich:$v: 3 layers indexed: $(cat index-$v.out)"
+    else
+        bad "rich:$v: index create: $(cat index-$v.out)"
+    fi
+done
+"$lz" index list "$reg/noindex:1" >list.out 2>&1 || true
+[ "$(grep -c 'none (pulled whole)' list.out)" -eq 3 ] && ok || bad "noindex:1 has an index: $(cat list.out)"
+
+# ---- mount, compare, stat, umount -----------------------------------------------------------------
+mkdir -p run
+for v in gzip zstd noindex; do
+    case $v in noindex) ref=$reg/noindex:1 ;; *) ref=$reg/rich:$v ;; esac
+    mnt=$work/mnt-$v
+    rig_on_exit oracle_unmount "$mnt"
+    rc=0
+    timeout 300 "$lz" mount "$ref" "$mnt" --cache "$work/cache-$v" --run-dir "$work/run" \
+        >mount-$v.out 2>mount-$v.err || rc=$?
+    if [ $rc -ne 0 ] || ! mountpoint -q "$mnt"; then
+        bad "$v: mount exit $rc, mounted: $(mountpoint "$mnt" 2>&1); stderr: $(tail -5 mount-$v.err)"
+        continue
+    fi
+    ok
+    [ "$(wc -l <mount-$v.out)" -eq 1 ] && grep -qE '^mounted .+ at .+ in [0-9]+\.[0-9]{3} s' mount-$v.out &&
+        ok || bad "$v: mount output: $(cat mount-$v.out)"
+
+    rc=0
+    timeout 600 "${tree_compare[@]}" --ignore-dir-mtime ref "$mnt" >cmp-$v.out 2>&1 || rc=$?
+    [ $rc -eq 0 ] && ok || bad "$v: the mount differs from the reference (exit $rc):
+$(head -40 cmp-$v.out)"
+    echo "$v: $(tail -1 cmp-$v.out)"
+    if touch "$mnt/new-file" 2>/dev/null; then bad "$v: the mount is writable"; else ok; fi
+
+    rc=0
+    timeout 60 "$lz" stat "$mnt" --run-dir "$work/run" >stat-$v.out 2>stat-$v.err || rc=$?
+    [ $rc -eq 0 ] && [ -s stat-$v.out ] && ok || bad "$v: stat exit $rc: $(cat stat-$v.out stat-$v.err)"
+    timeout 60 "$lz" stat "$mnt" --run-dir "$work/run" --json 2>stat-$v.err | python3 -m json.tool >/dev/null &&
+        ok || bad "$v: stat --json is not JSON: $(cat stat-$v.err)"
+
+    rc=0
+    timeout 120 "$lz" umount "$mnt" --run-dir "$work/run" >umount-$v.out 2>umount-$v.err || rc=$?
+    [ $rc -eq 0 ] && ok || bad "$v: umount exit $rc: $(cat umount-$v.err)"
+    ! mountpoint -q "$mnt" && ! is_mounted "$mnt" && ok || bad "$v: $mnt is still mounted after umount"
+    for _ in $(seq 1 50); do
+        [ -n "$(lz_pids)" ] || break
+        sleep 0.1
+    done
+    left=$(lz_pids)
+    [ -z "$left" ] && ok || bad "$v: lazysnap processes left 5 s after umount: $(ps -o pid=,args= -p "${left//$'\n'/,}")"
+done
+
+check_done
