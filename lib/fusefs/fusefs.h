@@ -24,6 +24,10 @@ struct lzs_fusefs_source {
     /* Up to n bytes of file id at off; short only at the end of the file. fh is what open made. */
     ssize_t (*read)(void *data, void *fh, uint32_t id, uint64_t off, void *buf, size_t n,
                     lzs_error **err);
+    /* Optional: where [off, off+n) of file id lies, whole, in a local file: its descriptor
+     * (borrowed) and offset, so the reply can be spliced from it. 1: yes, 0: read it instead. */
+    int (*locate)(void *data, void *fh, uint32_t id, uint64_t off, size_t n, int *fd,
+                  uint64_t *fd_off);
     /* Optional: drop what open made. */
     void (*release)(void *data, void *fh);
     /* Optional: free data (lzs_fusefs_source_dispose). */

@@ -163,7 +163,9 @@ bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
         return false;
     if (lzs_fusefs_child(fs, n->id, WH_META_PREFIX ".opq", &id) == 0)
         return true;
-    if (n->id == 0)
+    struct lzs_index_entry e;
+    lzs_index_entry_get(fs->idx, n->id, &e);
+    if (n->id == 0 || e.type != LZS_ENTRY_DIR)
         return false;
     char wh[NAME_MAX + sizeof(WH_PREFIX)];
     int len = snprintf(wh, sizeof(wh), WH_PREFIX "%s", lzs_index_name(fs->idx, n->id));

@@ -37,6 +37,8 @@ static void op_init(void *data, struct fuse_conn_info *conn)
     lzs_fusefs *fs = data;
     if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+    if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+        conn->want |= FUSE_CAP_SPLICE_WRITE; /* replies spliced from the cache file */
     pthread_mutex_lock(&fs->lock);
     fs->ready = true;
     pthread_cond_broadcast(&fs->cond);
@@ -268,6 +270,25 @@ static ssize_t read_full(lzs_fusefs *fs, void *fh, uint32_t id, uint64_t off, ch
     return (ssize_t)got;
 }
 
+/* Data that lies whole in a local file is answered from it (spliced when the kernel allows):
+ * no copy through our buffers. true when the request was answered (libfuse replies EIO itself
+ * when the file cannot be read). */
+static bool reply_from_fd(lzs_fusefs *fs, fuse_req_t req, struct lzs_fusefs_handle *h, uint32_t id,
+                          uint64_t off, size_t n)
+{
+    int fd;
+    uint64_t fd_off;
+    if (!fs->src.locate ||
+        fs->src.locate(fs->src.data, h ? h->fh : NULL, id, off, n, &fd, &fd_off) != 1)
+        return false;
+    struct fuse_bufvec bv = FUSE_BUFVEC_INIT(n);
+    bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK | FUSE_BUF_FD_RETRY;
+    bv.buf[0].fd = fd;
+    bv.buf[0].pos = (off_t)fd_off;
+    fuse_reply_data(req, &bv, 0); /* answers the request even when it fails */
+    return true;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -285,13 +306,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size_t want = size < READ_MAX ? size : READ_MAX;
     if (left < want)
         want = (size_t)left;
+    struct lzs_fusefs_handle *h = (struct lzs_fusefs_handle *)(uintptr_t)fi->fh;
+    if (reply_from_fd(fs, req, h, n.id, (uint64_t)off, want))
+        return;
     lzs_autofree char *buf = malloc(want);
     lzs_autoerr lzs_error *err = NULL;
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    struct lzs_fusefs_handle *h = (struct lzs_fusefs_handle *)(uintptr_t)fi->fh;
     ssize_t got = read_full(fs, h ? h->fh : NULL, n.id, (uint64_t)off, buf, want, &err);
     if (got < 0) {
         io_failed(fs, "read", n.id, (uint64_t)off, err);

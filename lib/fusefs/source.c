@@ -106,7 +106,15 @@ static ssize_t lazy_read(void *data, void *fh, uint32_t id, uint64_t off, void *
     return lzs_layer_read(data, id, off, buf, n, err);
 }
 
+static int lazy_locate(void *data, void *fh, uint32_t id, uint64_t off, size_t n, int *fd,
+                       uint64_t *fd_off)
+{
+    (void)fh;
+    return lzs_layer_locate(data, id, off, n, fd, fd_off);
+}
+
 void lzs_fusefs_source_lazy(lzs_layer *l, struct lzs_fusefs_source *out)
 {
-    *out = (struct lzs_fusefs_source){.open = lazy_open, .read = lazy_read, .data = l};
+    *out = (struct lzs_fusefs_source){
+        .open = lazy_open, .read = lazy_read, .locate = lazy_locate, .data = l};
 }

@@ -107,6 +107,9 @@ int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err);
 /* Up to n bytes of file id at off (ensure first); short only at the end. Thread-safe. */
 ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_t n,
                        lzs_error **err);
+/* When [off, off+n) of file id is verified and stored contiguously (not sparse) in the cache's
+ * data file: 1, with that file's descriptor (borrowed from l) and the offset in it. Else 0. */
+int lzs_layer_locate(lzs_layer *l, uint32_t id, uint64_t off, size_t n, int *fd, uint64_t *fd_off);
 void lzs_layer_stats(lzs_layer *l, struct lzs_layer_stats *out);
 /* Persist what is present (the cache's map); call now and then. */
 int lzs_layer_sync(lzs_layer *l, lzs_error **err);

@@ -213,6 +213,22 @@ ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_
     return rc < 0 ? rc : (ssize_t)n;
 }
 
+int lzs_layer_locate(lzs_layer *l, uint32_t id, uint64_t off, size_t n, int *fd, uint64_t *fd_off)
+{
+    if (id >= lzs_index_entry_count(l->idx))
+        return 0;
+    id = lzs_index_resolve_hardlink(l->idx, id);
+    if (!lzs_cache_item_is_verified(l->cache, id))
+        return 0;
+    struct lzs_index_entry e;
+    lzs_index_entry_get(l->idx, id, &e);
+    if (e.type != LZS_ENTRY_REG || e.nsparse || off > e.size || n > e.size - off)
+        return 0;
+    *fd = lzs_cache_layer_fd(l->cache);
+    *fd_off = e.offset + off;
+    return 1;
+}
+
 void lzs_layer_stats(lzs_layer *l, struct lzs_layer_stats *out)
 {
     struct lzs_blob_stats bs;
