@@ -9,6 +9,7 @@
 #include <time.h>
 
 #define SERVER_EXIT_TIMEOUT_S 60
+#define LAZY_WAIT_S 2
 
 static int parse_dir_verb(const char *verb, int argc, char **argv, const char **run_dir, bool *flag,
                           const char *flag_name, const char *usage)
@@ -35,14 +36,19 @@ static int parse_dir_verb(const char *verb, int argc, char **argv, const char **
     return 0;
 }
 
-static bool wait_gone(pid_t pid)
+static bool wait_gone_for(pid_t pid, int seconds)
 {
-    for (int i = 0; i < SERVER_EXIT_TIMEOUT_S * 20; i++) {
+    for (int i = 0; i < seconds * 20; i++) {
         if (kill(pid, 0) < 0 && errno == ESRCH)
             return true;
         nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
     return false;
+}
+
+static bool wait_gone(pid_t pid)
+{
+    return wait_gone_for(pid, SERVER_EXIT_TIMEOUT_S);
 }
 
 static int do_umount(const struct lzs_cli_mountstate *st, bool lazy, lzs_error **err)
@@ -65,6 +71,13 @@ static int do_umount(const struct lzs_cli_mountstate *st, bool lazy, lzs_error *
     }
     if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
         return lzs_error_set_sys(err, errno, "stop the server (pid %d)", (int)pid);
+    if (lazy && !wait_gone_for(pid, LAZY_WAIT_S)) {
+        /* files still open in the detached tree keep being served; the server ends and clears
+         * its state when the last one is closed */
+        printf("%s detached; its server (pid %d) ends when the last open file is closed\n",
+               st->target, (int)pid);
+        return 0;
+    }
     if (!wait_gone(pid))
         return lzs_error_set(err, ETIMEDOUT, "the server (pid %d) did not end within %d s",
                              (int)pid, SERVER_EXIT_TIMEOUT_S);
@@ -76,9 +89,11 @@ int lzs_cli_umount(int argc, char **argv)
 {
     const char *run_dir = NULL;
     bool lazy = false;
-    int rc = parse_dir_verb("umount", argc, argv, &run_dir, &lazy, "lazy",
-                            "usage: lazysnap umount DIR [--lazy] [--run-dir DIR]\n"
-                            "  --lazy   detach DIR even while it is busy\n");
+    int rc = parse_dir_verb(
+        "umount", argc, argv, &run_dir, &lazy, "lazy",
+        "usage: lazysnap umount DIR [--lazy] [--run-dir DIR]\n"
+        "  --lazy   detach DIR even while files in it are open (they keep working; the\n"
+        "           server ends when the last one is closed)\n");
     if (rc != 0)
         return rc < 0 ? LZS_EXIT_OK : rc;
     lzs_autoerr lzs_error *err = NULL;

@@ -148,13 +148,19 @@ int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
 }
 
 /* Unmount: the kernel then aborts the connection and the loop's reads fail with ENODEV. */
+/* Unmount; the loop then ends by itself when the kernel ends the connection (its reads of the
+ * device fail with ENODEV). A busy mount is detached: files still open keep being served, and
+ * the connection ends when the last one is closed. */
 static void kernel_unmount(lzs_fusefs *fs)
 {
     if (umount2(fs->mountpoint, UMOUNT_NOFOLLOW) == 0)
         return;
     if (errno == EBUSY && umount2(fs->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
         return;
+    if (errno == EINVAL) /* unmounted by someone else already */
+        return;
     /* not privileged: fusermount3 -u -z (libfuse closes the session fd first) */
+    fuse_session_exit(fs->se);
     fuse_session_unmount(fs->se);
 }
 
@@ -162,11 +168,10 @@ void lzs_fusefs_unmount(lzs_fusefs *fs)
 {
     if (!fs)
         return;
-    if (fs->se) {
+    if (fs->se && fs->thread_started)
+        kernel_unmount(fs);
+    else if (fs->se)
         fuse_session_exit(fs->se);
-        if (fs->thread_started)
-            kernel_unmount(fs);
-    }
     if (fs->thread_started)
         pthread_join(fs->thread, NULL);
     if (fs->se) {

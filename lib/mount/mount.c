@@ -133,7 +133,7 @@ void lzs_mount_free(lzs_mount *m)
 {
     if (!m)
         return;
-    if (m->merged && umount2(m->target, 0) < 0) {
+    if (m->merged && umount2(m->target, 0) < 0 && errno != EINVAL) { /* EINVAL: detached */
         char buf[128];
         LZS_WARN("unmount %s: %s; detaching it", m->target, lzs_strerror(errno, buf, sizeof(buf)));
         umount2(m->target, MNT_DETACH);
