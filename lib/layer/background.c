@@ -6,7 +6,7 @@
 #include <time.h>
 
 /* Background fetches go in pieces so foreground readers never wait long behind one. */
-#define BG_PIECE ((uint64_t)4 * 1024 * 1024)
+#define BG_PIECE ((uint64_t)8 * 1024 * 1024)
 
 static uint64_t now_ns(void)
 {
@@ -60,12 +60,31 @@ static void prefetch(lzs_layer *l)
     }
 }
 
+/* The end of the background piece starting at off: the first checkpoint at least BG_PIECE
+ * further, so that consecutive pieces fetch adjoining compressed ranges (a piece decodes from
+ * the checkpoint at or before its start); the layer's end when there is none. */
+static uint64_t piece_end(const lzs_layer *l, uint64_t off)
+{
+    if (lzs_index_info(l->idx)->flags & LZS_INDEX_SEQUENTIAL)
+        return l->size; /* a single-frame zstd layer decodes from its start: one pass */
+    uint64_t want = l->size - off < BG_PIECE ? l->size : off + BG_PIECE;
+    if (want == l->size || l->comp == LZS_COMPRESSION_NONE)
+        return want;
+    uint32_t k = lzs_index_checkpoint_find(l->idx, want);
+    struct lzs_index_checkpoint c;
+    lzs_index_checkpoint_get(l->idx, k, &c);
+    if (c.out_off == want)
+        return want;
+    if (k + 1 >= lzs_index_checkpoint_count(l->idx))
+        return l->size;
+    lzs_index_checkpoint_get(l->idx, k + 1, &c);
+    return c.out_off;
+}
+
 static void fetch_all(lzs_layer *l)
 {
-    /* a single-frame zstd layer decodes from its start whatever is read: one pass */
-    uint64_t piece = lzs_index_info(l->idx)->flags & LZS_INDEX_SEQUENTIAL ? l->size : BG_PIECE;
-    for (uint64_t off = 0; off < l->size; off += piece) {
-        uint64_t end = l->size - off < piece ? l->size : off + piece;
+    for (uint64_t off = 0, end; off < l->size; off = end) {
+        end = piece_end(l, off);
         lzs_autoerr lzs_error *err = NULL;
         int rc = layer_fill(l, off, end, true, &err);
         if (rc == -ECANCELED)

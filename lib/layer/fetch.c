@@ -65,7 +65,9 @@ static int decode(lzs_layer *l, struct layer_fetch *f, bool background, lzs_erro
     struct lzs_index_checkpoint c;
     lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, f->start), &c);
     struct lzs_zseek_point p = {c.in_off, c.out_off, c.bits, c.kind, c.window, c.window_len};
-    uint64_t in_end = layer_in_end(l->idx, lzs_blob_size(l->blob), f->end);
+    /* compressed bytes up to what the caller needs; rounding up to whole chunks may take a
+     * little more, which the cursor then fetches in small steps */
+    uint64_t in_end = layer_in_end(l->idx, lzs_blob_size(l->blob), f->need_end);
     lzs_cleanup(lzs_zseek_cursor_freep) lzs_zseek_cursor *cur = NULL;
     int rc = lzs_zseek_cursor_new(&cur, l->blob, l->comp, &p, in_end, err);
     if (rc < 0)
@@ -90,10 +92,12 @@ static int decode(lzs_layer *l, struct layer_fetch *f, bool background, lzs_erro
     return 0;
 }
 
-/* Fetch [a, b) (whole chunks) unless someone else is already at it. */
-static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, bool background, lzs_error **err)
+/* Fetch [a, b) (whole chunks) unless someone else is already at it; the caller needs the bytes
+ * before need_end. */
+static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, bool background,
+                     lzs_error **err)
 {
-    struct layer_fetch f = {.start = a, .end = b};
+    struct layer_fetch f = {.start = a, .end = b, .need_end = need_end < b ? need_end : b};
     if (l->comp != LZS_COMPRESSION_NONE) {
         struct lzs_index_checkpoint c;
         lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, a), &c);
@@ -131,7 +135,7 @@ int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, bool background, lzs_
     uint64_t first = start / CH, last = (end - 1) / CH, a, b;
     unsigned stuck = 0;
     while (absent_run(l, first, last, &a, &b)) {
-        int rc = fetch_run(l, a, b, background, err);
+        int rc = fetch_run(l, a, b, end, background, err);
         if (rc < 0)
             return rc;
         if (rc > 0 || chunk_present(l, a / CH))

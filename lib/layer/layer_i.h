@@ -32,6 +32,7 @@ uint64_t layer_in_end(const lzs_index *idx, uint64_t blob_size, uint64_t end);
  * Readers of a range it covers wait for it instead of fetching the same span again. */
 struct layer_fetch {
     uint64_t start, end, pos;
+    uint64_t need_end; /* what the caller needs ends here (end is rounded up to whole chunks) */
     bool done;
     struct layer_fetch *next;
 };

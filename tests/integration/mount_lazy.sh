@@ -494,6 +494,10 @@ if do_mount m5 "$work/cache5"; then
     done
     echo "check 5: background fetch: complete=$complete after $((SECONDS - t0)) s; layer bytes fetched: stat --json $(sum_field s5.json fetched) ($(jq -c '[.layers[].fetched]' s5.json)), registry $(plog_bytes "$mark" layer) in $(plog_gets "$mark" layer) GETs, of $image_size ($(jq -c '[.layers[].compressed_size]' s5.json))"
     $complete && ok || bad "check 5: not complete after 60 s: $(jq -c '[.layers[] | {present, size, fetched}]' s5.json)"
+    # adjoining pieces: the whole layers cost little more than their compressed size
+    fetched5=$(sum_field s5.json fetched)
+    awk -v f="$fetched5" -v t="$image_size" 'BEGIN { exit !(f <= 1.05 * t) }' && ok ||
+        bad "check 5: the background fetch read $fetched5 bytes for $image_size compressed (> 1.05x)"
     [ "$(jq '[.layers[] | select(.present != .size)] | length' s5.json)" -eq 0 ] && ok ||
         bad "check 5: complete layers that are not all present: $(cat s5.json)"
     # the registry dies (and stays dead: the fault proxy answers 502 or nothing)
