@@ -41,22 +41,6 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$work/san/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$work/san/ubsan"
 t_start=$SECONDS
 
-# is_mounted DIR: DIR is a mount point in /proc/self/mountinfo (a dead FUSE mount included)
-is_mounted() {
-    awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
-}
-
-# lz_pids: the pids of the lazysnap processes this test started: a lazysnap* executable with a
-# path inside $work among its arguments (the mount's background server included)
-lz_pids() {
-    local d exe
-    for d in /proc/[0-9]*; do
-        exe=$(readlink "$d/exe" 2>/dev/null) || continue
-        case ${exe##*/} in lazysnap*) ;; *) continue ;; esac
-        tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF "$work/" || continue
-        echo "${d#/proc/}"
-    done
-}
 
 # state_dir DIR: the mount's state directory, RUN/m-<16 hex of sha256(realpath DIR)>
 state_dir() {
@@ -77,31 +61,8 @@ server_log() {
     [ -f "$f" ] && tail -n 8 "$f" | sed 's/^/    log: /' || true
 }
 
-# lazy_unmount DIR: at exit, a mount the test left: lazysnap umount, else umount -l
-lazy_unmount() {
-    local m=$1
-    is_mounted "$m" || return 0
-    timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1
-    if is_mounted "$m"; then umount -l "$m"; fi
-}
-
-# lazy_cleanup: at exit, after the per-mount cleanups: any mount left under $work (deepest
-# first), then the lazysnap processes of this test (TERM, then KILL), by pid
-lazy_cleanup() {
-    local m pid pids i
-    awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m"; done
-    pids=$(lz_pids)
-    [ -n "$pids" ] || return 0
-    echo "cleanup: stopping lazysnap processes left running: $pids" >&2
-    for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
-    for ((i = 0; i < 50; i++)); do
-        [ -n "$(lz_pids)" ] || return 0
-        sleep 0.1
-    done
-    for pid in $(lz_pids); do kill -KILL "$pid" 2>/dev/null; done
-}
-rig_on_exit lazy_cleanup
+# shellcheck source=lib/mount.sh
+source "$here/lib/mount.sh"
 
 # ---- the image ----------------------------------------------------------------------------------
 # src/l1/a, src/l2/b, src/l3/c: each layer its own top directory (the merged view is their union):
@@ -195,7 +156,7 @@ stat_json() {
 do_mount() {
     local name=$1 cache=$2 mnt=$work/mnt-$1 rc=0
     shift 2
-    rig_on_exit lazy_unmount "$mnt"
+    rig_on_exit mount_unmount "$mnt"
     timeout 120 "$lz" mount "$ref" "$mnt" --cache "$cache" --run-dir "$run" "$@" \
         >"mount-$name.out" 2>"mount-$name.err" || rc=$?
     if [ $rc -ne 0 ] || ! mountpoint -q "$mnt"; then
@@ -462,7 +423,7 @@ done
 
 # ---- 7. errors ----------------------------------------------------------------------------------
 m7=$work/mnt-m7
-rig_on_exit lazy_unmount "$m7"
+rig_on_exit mount_unmount "$m7"
 expect_fail 1 'lazy:v1-nope: .*404' "$lz" mount "$ref-nope" "$m7" --cache "$work/cache7" --run-dir "$run"
 echo "check 7: mount of a missing tag: $(cat expect.err)"
 ! is_mounted "$m7" && ok || bad "check 7: $m7 is mounted after a failed mount"

@@ -28,49 +28,10 @@ rig_init
 work=$RIG_TMP
 cd "$work"
 tree_compare=(python3 "$RIG_TOOLS_DIR/tree_compare.py")
+run=$work/run
 
-# is_mounted DIR: DIR is a mount point in /proc/self/mountinfo (a dead FUSE mount included)
-is_mounted() {
-    awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
-}
-
-# lz_pids: the pids of the lazysnap processes this test started: a lazysnap* executable with a
-# path inside $work among its arguments (the mount's background server included)
-lz_pids() {
-    local d exe
-    for d in /proc/[0-9]*; do
-        exe=$(readlink "$d/exe" 2>/dev/null) || continue
-        case ${exe##*/} in lazysnap*) ;; *) continue ;; esac
-        tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF "$work/" || continue
-        echo "${d#/proc/}"
-    done
-}
-
-# oracle_unmount DIR: at exit, a mount the test left: lazysnap umount, else umount -l
-oracle_unmount() {
-    local m=$1
-    is_mounted "$m" || return 0
-    timeout 60 "$lz" umount "$m" --run-dir "$work/run" >/dev/null 2>&1
-    if is_mounted "$m"; then umount -l "$m"; fi
-}
-
-# oracle_cleanup: at exit, after the per-mount cleanups: any mount left under $work (deepest
-# first), then the lazysnap processes of this test (TERM, then KILL), by pid
-oracle_cleanup() {
-    local m pid pids i
-    awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m"; done
-    pids=$(lz_pids)
-    [ -n "$pids" ] || return 0
-    echo "cleanup: stopping lazysnap processes left running: $pids" >&2
-    for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
-    for ((i = 0; i < 50; i++)); do
-        [ -n "$(lz_pids)" ] || return 0
-        sleep 0.1
-    done
-    for pid in $(lz_pids); do kill -KILL "$pid" 2>/dev/null; done
-}
-rig_on_exit oracle_cleanup
+# shellcheck source=lib/mount.sh
+source "$here/lib/mount.sh"
 
 # layout_layers LAYOUT TAG: "DIGEST MEDIATYPE" per layer of the layout's image
 layout_layers() {
@@ -131,9 +92,9 @@ mkdir -p run
 for v in gzip zstd noindex; do
     case $v in noindex) ref=$reg/noindex:1 ;; *) ref=$reg/rich:$v ;; esac
     mnt=$work/mnt-$v
-    rig_on_exit oracle_unmount "$mnt"
+    rig_on_exit mount_unmount "$mnt"
     rc=0
-    timeout 300 "$lz" mount "$ref" "$mnt" --cache "$work/cache-$v" --run-dir "$work/run" \
+    timeout 300 "$lz" mount "$ref" "$mnt" --cache "$work/cache-$v" --run-dir "$run" \
         >mount-$v.out 2>mount-$v.err || rc=$?
     if [ $rc -ne 0 ] || ! mountpoint -q "$mnt"; then
         bad "$v: mount exit $rc, mounted: $(mountpoint "$mnt" 2>&1); stderr: $(tail -5 mount-$v.err)"
@@ -151,13 +112,13 @@ $(head -40 cmp-$v.out)"
     if touch "$mnt/new-file" 2>/dev/null; then bad "$v: the mount is writable"; else ok; fi
 
     rc=0
-    timeout 60 "$lz" stat "$mnt" --run-dir "$work/run" >stat-$v.out 2>stat-$v.err || rc=$?
+    timeout 60 "$lz" stat "$mnt" --run-dir "$run" >stat-$v.out 2>stat-$v.err || rc=$?
     [ $rc -eq 0 ] && [ -s stat-$v.out ] && ok || bad "$v: stat exit $rc: $(cat stat-$v.out stat-$v.err)"
-    timeout 60 "$lz" stat "$mnt" --run-dir "$work/run" --json 2>stat-$v.err | python3 -m json.tool >/dev/null &&
+    timeout 60 "$lz" stat "$mnt" --run-dir "$run" --json 2>stat-$v.err | python3 -m json.tool >/dev/null &&
         ok || bad "$v: stat --json is not JSON: $(cat stat-$v.err)"
 
     rc=0
-    timeout 120 "$lz" umount "$mnt" --run-dir "$work/run" >umount-$v.out 2>umount-$v.err || rc=$?
+    timeout 120 "$lz" umount "$mnt" --run-dir "$run" >umount-$v.out 2>umount-$v.err || rc=$?
     [ $rc -eq 0 ] && ok || bad "$v: umount exit $rc: $(cat umount-$v.err)"
     ! mountpoint -q "$mnt" && ! is_mounted "$mnt" && ok || bad "$v: $mnt is still mounted after umount"
     for _ in $(seq 1 50); do
