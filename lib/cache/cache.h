@@ -63,7 +63,8 @@ static inline void lzs_cache_layer_unrefp(lzs_cache_layer **l)
  * absent: nothing is read and err is left untouched (a miss is an outcome, not a failure). */
 int lzs_cache_read(lzs_cache_layer *l, uint64_t off, void *buf, size_t n, lzs_error **err);
 /* Write [off, off+n) of the layer's data, then mark present the chunks it covers fully (a write
- * that ends at the layer size completes the last, short chunk). */
+ * that ends at the layer size completes the last, short chunk). Chunks already present are left
+ * as they are: bytes once verified are never replaced, only invalidated. */
 int lzs_cache_write(lzs_cache_layer *l, uint64_t off, const void *buf, size_t n, lzs_error **err);
 /* Mark absent every chunk that [off, off+n) touches (data found bad). Ranges past the end are
  * clipped. */
@@ -78,6 +79,7 @@ int lzs_cache_layer_fd(const lzs_cache_layer *l);
 /* Verified items (id < n_items): persisted with the map. Out-of-range ids are never verified. */
 bool lzs_cache_item_is_verified(lzs_cache_layer *l, uint32_t id);
 void lzs_cache_item_set_verified(lzs_cache_layer *l, uint32_t id);
+void lzs_cache_item_clear_verified(lzs_cache_layer *l, uint32_t id);
 
 /* Persist what is present: fdatasync the data, then replace the map. A no-op when nothing
  * changed since the last sync. The owner calls it periodically; the last unref calls it too. */

@@ -30,12 +30,13 @@ struct lzs_cache_layer {
     uint32_t n_items;
     size_t present_len, verified_len; /* bitmap bytes */
     pthread_mutex_t lock;
-    uint8_t *present;          /* protected by lock */
-    uint8_t *verified;         /* protected by lock */
-    uint64_t present_bytes;    /* protected by lock */
-    uint64_t last_use;         /* protected by lock: unix ns, persisted in the map */
-    bool dirty;                /* protected by lock: changed since the map was written */
-    pthread_mutex_t sync_lock; /* one sync at a time */
+    uint8_t *present;           /* protected by lock */
+    uint8_t *verified;          /* protected by lock */
+    uint64_t present_bytes;     /* protected by lock */
+    uint64_t last_use;          /* protected by lock: unix ns, persisted in the map */
+    bool dirty;                 /* protected by lock: changed since the map was written */
+    pthread_mutex_t sync_lock;  /* one sync at a time */
+    pthread_mutex_t write_lock; /* one write at a time */
 };
 
 /* "ROOT/layers/<algo>/<hex>" into *out (malloc'd). */

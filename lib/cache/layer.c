@@ -157,6 +157,7 @@ static void layer_free(lzs_cache_layer *l)
         close(l->fd);
     pthread_mutex_destroy(&l->lock);
     pthread_mutex_destroy(&l->sync_lock);
+    pthread_mutex_destroy(&l->write_lock);
     free(l->present);
     free(l->verified);
     free(l->dir);
@@ -174,6 +175,7 @@ int cache_layer_load(lzs_cache *c, const struct lzs_digest *d, uint64_t size, ui
     l->fd = -1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_mutex_init(&l->sync_lock, NULL);
+    pthread_mutex_init(&l->write_lock, NULL);
     l->digest = *d;
     lzs_digest_format(d, l->name);
     l->size = size;
@@ -318,15 +320,38 @@ int lzs_cache_read(lzs_cache_layer *l, uint64_t off, void *buf, size_t n, lzs_er
     return 0;
 }
 
+/* The end of the run of chunks, from the one holding a, that are all present or all absent
+ * (*present says which), clipped to end. */
+static uint64_t same_run_end(lzs_cache_layer *l, uint64_t a, uint64_t end, bool *present)
+{
+    pthread_mutex_lock(&l->lock);
+    uint64_t i = a / LZS_CACHE_CHUNK;
+    *present = bit_get(l->present, i);
+    while ((i + 1) * LZS_CACHE_CHUNK < end && bit_get(l->present, i + 1) == *present)
+        i++;
+    pthread_mutex_unlock(&l->lock);
+    uint64_t b = (i + 1) * LZS_CACHE_CHUNK;
+    return b < end ? b : end;
+}
+
 int lzs_cache_write(lzs_cache_layer *l, uint64_t off, const void *buf, size_t n, lzs_error **err)
 {
     int rc = check_range(l, off, n, err);
     if (rc < 0 || n == 0)
         return rc;
-    rc = lzs_pwrite_full(l->fd, buf, n, off, err);
-    if (rc < 0)
-        return lzs_error_wrap(err, "cache %s", l->name);
     uint64_t end = off + n;
+    /* writers take turns, so no chunk becomes present between the check and the write */
+    pthread_mutex_lock(&l->write_lock);
+    for (uint64_t a = off, b; rc == 0 && a < end; a = b) {
+        bool present;
+        b = same_run_end(l, a, end, &present);
+        if (!present)
+            rc = lzs_pwrite_full(l->fd, (const char *)buf + (a - off), (size_t)(b - a), a, err);
+    }
+    if (rc < 0) {
+        pthread_mutex_unlock(&l->write_lock);
+        return lzs_error_wrap(err, "cache %s", l->name);
+    }
     uint64_t first = off / LZS_CACHE_CHUNK + (off % LZS_CACHE_CHUNK != 0);
     uint64_t stop = end == l->size ? l->n_chunks : end / LZS_CACHE_CHUNK;
     pthread_mutex_lock(&l->lock);
@@ -338,6 +363,7 @@ int lzs_cache_write(lzs_cache_layer *l, uint64_t off, const void *buf, size_t n,
         l->dirty = true;
     }
     pthread_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->write_lock);
     return 0;
 }
 
@@ -391,6 +417,18 @@ bool lzs_cache_item_is_verified(lzs_cache_layer *l, uint32_t id)
     bool v = bit_get(l->verified, id);
     pthread_mutex_unlock(&l->lock);
     return v;
+}
+
+void lzs_cache_item_clear_verified(lzs_cache_layer *l, uint32_t id)
+{
+    if (id >= l->n_items)
+        return;
+    pthread_mutex_lock(&l->lock);
+    if (bit_get(l->verified, id)) {
+        bit_clear(l->verified, id);
+        l->dirty = true;
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 void lzs_cache_item_set_verified(lzs_cache_layer *l, uint32_t id)

@@ -23,20 +23,21 @@ static bool stopping(lzs_layer *l)
     return stop;
 }
 
-int layer_throttle(lzs_layer *l)
+int layer_pace(lzs_layer *l, unsigned flags)
 {
-    uint64_t rate = l->opts.background_rate;
-    if (!rate)
-        return stopping(l) ? -ECANCELED : 0;
-    struct lzs_blob_stats bs;
-    lzs_blob_stats(l->blob, &bs);
-    double secs = (double)(bs.bytes_read - l->bg_bytes0) / (double)rate;
-    uint64_t due = l->bg_t0_ns + (uint64_t)(secs * 1e9);
+    uint64_t rate = flags & LAYER_THROTTLE ? l->opts.background_rate : 0;
+    uint64_t due = 0;
+    if (rate) {
+        struct lzs_blob_stats bs;
+        lzs_blob_stats(l->blob, &bs);
+        double secs = (double)(bs.bytes_read - l->bg_bytes0) / (double)rate;
+        due = l->bg_t0_ns + (uint64_t)(secs * 1e9);
+    }
     struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     pthread_mutex_lock(&l->lock);
-    while (!l->stop && now_ns() < due)
+    while (!l->stop && !l->waiters && now_ns() < due)
         pthread_cond_timedwait(&l->cond, &l->lock, &ts); /* the cond runs on CLOCK_MONOTONIC */
-    bool stop = l->stop;
+    bool stop = l->stop && (flags & LAYER_CANCEL);
     pthread_mutex_unlock(&l->lock);
     return stop ? -ECANCELED : 0;
 }
@@ -55,7 +56,8 @@ static void prefetch(lzs_layer *l)
         }
         struct lzs_index_entry e;
         lzs_index_entry_get(l->idx, lzs_index_resolve_hardlink(l->idx, id), &e);
-        if (e.type == LZS_ENTRY_REG && lzs_layer_ensure(l, id, &err) < 0)
+        int rc = e.type == LZS_ENTRY_REG ? layer_ensure(l, id, LAYER_CANCEL, &err) : 0;
+        if (rc < 0 && rc != -ECANCELED)
             LZS_WARN("prefetch of '%s': %s", path, lzs_error_msg(err));
     }
 }
@@ -86,7 +88,9 @@ static void fetch_all(lzs_layer *l)
     for (uint64_t off = 0, end; off < l->size; off = end) {
         end = piece_end(l, off);
         lzs_autoerr lzs_error *err = NULL;
-        int rc = layer_fill(l, off, end, true, &err);
+        int rc = layer_fill(l, off, end, LAYER_CANCEL | LAYER_THROTTLE, &err);
+        if (rc == 0)
+            rc = layer_pace(l, LAYER_CANCEL | LAYER_THROTTLE); /* between pieces: nobody waits */
         if (rc == -ECANCELED)
             return;
         if (rc < 0) {

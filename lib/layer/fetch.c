@@ -31,11 +31,11 @@ static bool absent_run(lzs_layer *l, uint64_t first, uint64_t last, uint64_t *a,
     return true;
 }
 
-/* The fetch in flight that will write off, if any; called with l->lock held. */
+/* The fetch in flight that has yet to write off, if any; called with l->lock held. */
 static struct layer_fetch *covering(lzs_layer *l, uint64_t off)
 {
     for (struct layer_fetch *f = l->fetches; f; f = f->next)
-        if (f->start <= off && off < f->end)
+        if (f->start <= off && f->pos <= off && off < f->end)
             return f;
     return NULL;
 }
@@ -46,8 +46,11 @@ static void wait_for_chunk(lzs_layer *l, uint64_t a)
 {
     uint64_t need = chunk_end(l, a / CH);
     struct layer_fetch *f;
+    l->waiters++;
+    pthread_cond_broadcast(&l->cond); /* a paced fetch goes on at once */
     while ((f = covering(l, a)) && f->pos < (need < f->end ? need : f->end))
         pthread_cond_wait(&l->cond, &l->lock);
+    l->waiters--;
 }
 
 static void fetch_progress(lzs_layer *l, struct layer_fetch *f, uint64_t pos)
@@ -60,7 +63,7 @@ static void fetch_progress(lzs_layer *l, struct layer_fetch *f, uint64_t pos)
 
 /* Decode [f->start, f->end) (f->start is a checkpoint, or any offset when uncompressed) into the
  * cache. */
-static int decode(lzs_layer *l, struct layer_fetch *f, bool background, lzs_error **err)
+static int decode(lzs_layer *l, struct layer_fetch *f, unsigned flags, lzs_error **err)
 {
     struct lzs_index_checkpoint c;
     lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, f->start), &c);
@@ -82,19 +85,19 @@ static int decode(lzs_layer *l, struct layer_fetch *f, bool background, lzs_erro
         rc = lzs_zseek_cursor_read(cur, pos, buf, n, err);
         if (rc == 0)
             rc = lzs_cache_write(l->cache, pos, buf, n, err);
-        if (rc == 0 && background)
-            rc = layer_throttle(l);
         if (rc < 0)
             return rc;
         pos += n;
         fetch_progress(l, f, pos);
+        if (flags && pos < f->end && (rc = layer_pace(l, flags)) < 0)
+            return rc;
     }
     return 0;
 }
 
 /* Fetch [a, b) (whole chunks) unless someone else is already at it; the caller needs the bytes
  * before need_end. */
-static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, bool background,
+static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, unsigned flags,
                      lzs_error **err)
 {
     struct layer_fetch f = {.start = a, .end = b, .need_end = need_end < b ? need_end : b};
@@ -114,7 +117,7 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, bo
     l->fetches = &f;
     pthread_mutex_unlock(&l->lock);
 
-    int rc = decode(l, &f, background, err);
+    int rc = decode(l, &f, flags, err);
 
     pthread_mutex_lock(&l->lock);
     for (struct layer_fetch **pp = &l->fetches; *pp; pp = &(*pp)->next) {
@@ -128,14 +131,14 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, bo
     return rc;
 }
 
-int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, bool background, lzs_error **err)
+int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, unsigned flags, lzs_error **err)
 {
     if (start >= end)
         return 0;
     uint64_t first = start / CH, last = (end - 1) / CH, a, b;
     unsigned stuck = 0;
     while (absent_run(l, first, last, &a, &b)) {
-        int rc = fetch_run(l, a, b, end, background, err);
+        int rc = fetch_run(l, a, b, end, flags, err);
         if (rc < 0)
             return rc;
         if (rc > 0 || chunk_present(l, a / CH))

@@ -50,6 +50,7 @@ struct lzs_layer {
     pthread_cond_t cond;         /* fetch progress, background stop */
     struct layer_fetch *fetches; /* protected by lock */
     bool stop;                   /* protected by lock: close asked the background thread to end */
+    unsigned waiters;            /* protected by lock: readers waiting for a fetch in flight */
     pthread_t bg;
     bool bg_running;
     uint64_t bg_t0_ns, bg_bytes0; /* when the background fetch began, blob bytes read by then */
@@ -60,14 +61,20 @@ struct lzs_layer {
     atomic_bool bg_done;  /* the background thread finished (complete or failed) */
 };
 
-/* Make the cache hold [start, end) of the layer's tar stream, decoding from the nearest
- * checkpoint; shares fetches in flight. background: throttled to opts.background_rate and
- * interrupted by close (-ECANCELED). */
-int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, bool background, lzs_error **err);
+/* How a fill runs: LAYER_CANCEL ends it with -ECANCELED when the layer is closing (the
+ * background thread's fills); LAYER_THROTTLE also keeps it to opts.background_rate. */
+enum { LAYER_CANCEL = 1, LAYER_THROTTLE = 2 };
 
-/* Background fetches: wait as long as opts.background_rate asks (or until close);
- * -ECANCELED when closing. */
-int layer_throttle(lzs_layer *l);
+/* Make the cache hold [start, end) of the layer's tar stream, decoding from the nearest
+ * checkpoint; shares fetches in flight. */
+int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, unsigned flags, lzs_error **err);
+
+/* Between the pieces of a fill: wait as long as opts.background_rate asks (LAYER_THROTTLE; not
+ * while readers wait for the fill); -ECANCELED when the layer is closing (LAYER_CANCEL). */
+int layer_pace(lzs_layer *l, unsigned flags);
+
+/* lzs_layer_ensure for the background thread: flags as for layer_fill. */
+int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err);
 
 /* The prefetch list, then (opts.background) the whole layer; runs on l->bg. */
 void *layer_background_main(void *arg);

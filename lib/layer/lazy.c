@@ -6,6 +6,7 @@
 #include <time.h>
 
 #define HASH_PIECE ((size_t)256 * 1024)
+#define CH LZS_CACHE_CHUNK
 
 static int copy_prefetch(lzs_layer *l, const struct lzs_layer_opts *opts, lzs_error **err)
 {
@@ -50,7 +51,7 @@ int lzs_layer_open(lzs_layer **out, lzs_index *idx, lzs_blob *b, lzs_cache *c,
     pthread_mutex_init(&l->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* layer_throttle's deadlines */
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* layer_pace's deadlines */
     pthread_cond_init(&l->cond, &ca);
     pthread_condattr_destroy(&ca);
     l->idx = lzs_index_ref(idx);
@@ -128,8 +129,8 @@ static int copy_out(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, 
     return 0;
 }
 
-/* Hash file id from the cache and compare with the index: 0, -EBADMSG (no message), or a
- * failure to read the cache. */
+/* Hash file id from the cache and compare with the index: 0, -EBADMSG (no message), -ENODATA
+ * (some bytes were dropped meanwhile: fill again), or a failure to read the cache. */
 static int verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lzs_error **err)
 {
     lzs_cleanup(lzs_hasher_freep) lzs_hasher *h = NULL;
@@ -142,8 +143,6 @@ static int verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lz
     for (uint64_t off = 0; off < e->size;) {
         size_t n = e->size - off < HASH_PIECE ? (size_t)(e->size - off) : HASH_PIECE;
         rc = copy_out(l, id, e, off, buf, n, err);
-        if (rc == -ENODATA)
-            return -EBADMSG; /* dropped meanwhile by a failed verification of a neighbour */
         if (rc < 0)
             return rc;
         lzs_hasher_update(h, buf, n);
@@ -154,12 +153,30 @@ static int verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lz
     return memcmp(d.bytes, e->sha256, LZS_SHA256_LEN) == 0 ? 0 : -EBADMSG;
 }
 
+/* Drop the cached chunks of [off, off+n) (bytes found bad), and the verified marks of the files
+ * that share them: their bytes there will be decoded again, so they are checked again. */
+static void drop_range(lzs_layer *l, uint64_t off, uint64_t n)
+{
+    uint64_t lo = off / CH * CH, hi = (off + n + CH - 1) / CH * CH;
+    lzs_cache_invalidate(l->cache, off, n);
+    uint32_t count = lzs_index_entry_count(l->idx);
+    for (uint32_t id = 0; id < count; id++) {
+        struct lzs_index_entry e;
+        lzs_index_entry_get(l->idx, id, &e);
+        if (e.type == LZS_ENTRY_REG && e.offset < hi &&
+            e.offset + layer_stored_size(l->idx, id, &e) > lo)
+            lzs_cache_item_clear_verified(l->cache, id);
+    }
+}
+
+/* Fill the cache with file id and check it; bytes that do not match are fetched once more.
+ * Bytes dropped by a concurrent failed check are filled again without counting an attempt. */
 static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e,
-                            lzs_error **err)
+                            unsigned flags, lzs_error **err)
 {
     uint64_t stored = layer_stored_size(l->idx, id, e);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int rc = layer_fill(l, e->offset, e->offset + stored, false, err);
+    for (int attempt = 0, refills = 0; attempt < 2 && refills < 8;) {
+        int rc = layer_fill(l, e->offset, e->offset + stored, flags, err);
         if (rc == 0)
             rc = verify(l, id, e, err);
         if (rc == 0) {
@@ -167,18 +184,23 @@ static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_en
             atomic_fetch_add(&l->verified_bytes, e->size);
             return 0;
         }
+        if (rc == -ENODATA) {
+            refills++;
+            continue;
+        }
         if (rc != -EBADMSG)
             return rc;
+        attempt++;
         atomic_fetch_add(&l->verify_failures, 1);
         LZS_WARN("layer %s: '%s' does not match its sha256 in the index; fetching it again",
                  lzs_blob_name(l->blob), e->path);
-        lzs_cache_invalidate(l->cache, e->offset, stored);
+        drop_range(l, e->offset, stored);
     }
     return lzs_error_set(err, EIO, "'%s' in %s does not match its sha256 in the index", e->path,
                          lzs_blob_name(l->blob));
 }
 
-int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err)
+int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err)
 {
     if (id >= lzs_index_entry_count(l->idx))
         return lzs_error_set(err, EINVAL, "no entry %" PRIu32 " in the index", id);
@@ -189,7 +211,12 @@ int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err)
     lzs_index_entry_get(l->idx, id, &e);
     if (e.type != LZS_ENTRY_REG)
         return lzs_error_set(err, EISDIR, "'%s' is not a regular file", e.path);
-    return fetch_and_verify(l, id, &e, err);
+    return fetch_and_verify(l, id, &e, flags, err);
+}
+
+int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err)
+{
+    return layer_ensure(l, id, 0, err);
 }
 
 ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_t n,
@@ -208,8 +235,14 @@ ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     rc = copy_out(l, id, &e, off, buf, n, err);
-    if (rc == -ENODATA) /* verified, then lost: cannot happen while the cache layer is open */
-        return lzs_error_set(err, EIO, "'%s': cached bytes of a verified file are missing", e.path);
+    for (int tries = 0; rc == -ENODATA && tries < 2; tries++) {
+        /* dropped since it was verified: a file sharing a chunk with it failed its check */
+        rc = lzs_layer_ensure(l, id, err);
+        if (rc == 0)
+            rc = copy_out(l, id, &e, off, buf, n, err);
+    }
+    if (rc == -ENODATA)
+        return lzs_error_set(err, EIO, "'%s': its cached bytes keep being dropped", e.path);
     return rc < 0 ? rc : (ssize_t)n;
 }
 

@@ -139,6 +139,34 @@ LZS_TEST(test_cache__partial_chunks_are_not_marked)
     ASSERT_EQ(present, 2 * CH);
 }
 
+LZS_TEST(test_cache__present_chunks_are_never_overwritten)
+{
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, root(), 0, &err), err);
+    struct lzs_digest d;
+    digest_of("keep", &d);
+    lzs_cleanup(lzs_cache_layer_unrefp) lzs_cache_layer *l = NULL;
+    ASSERT_OK(lzs_cache_layer_open(c, &d, 4 * CH, 0, &l, &err), err);
+    put(l, CH, CH);
+    put(l, 3 * CH, CH);
+    /* other bytes over all of it: only the absent chunks 0 and 2 take them */
+    lzs_autofree uint8_t *zeros = calloc(1, 4 * CH);
+    ASSERT(zeros);
+    ASSERT_OK(lzs_cache_write(l, 0, zeros, 4 * CH, &err), err);
+    check(l, CH, CH);
+    check(l, 3 * CH, CH);
+    uint8_t got[CH];
+    ASSERT_OK(lzs_cache_read(l, 2 * CH, got, CH, &err), err);
+    ASSERT_MEM_EQ(got, zeros, CH);
+    ASSERT(lzs_cache_is_present(l, 0, 4 * CH));
+    /* once invalidated, a chunk takes new bytes again */
+    lzs_cache_invalidate(l, CH, 1);
+    ASSERT_OK(lzs_cache_write(l, CH, zeros, CH, &err), err);
+    ASSERT_OK(lzs_cache_read(l, CH, got, CH, &err), err);
+    ASSERT_MEM_EQ(got, zeros, CH);
+}
+
 LZS_TEST(test_cache__invalidate_clears_every_touched_chunk)
 {
     lzs_autoerr lzs_error *err = NULL;

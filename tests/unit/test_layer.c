@@ -277,6 +277,106 @@ LZS_TEST(test_layer__lazy_bytes_are_verified_before_use)
                "'f39' in liar does not match its sha256 in the index");
 }
 
+static uint32_t id_of(lzs_index *idx, const char *path, struct lzs_index_entry *e)
+{
+    uint32_t id;
+    ASSERT_OK(lzs_index_lookup(idx, path, &id), (lzs_error *)NULL);
+    lzs_index_entry_get(idx, id, e);
+    return id;
+}
+
+static bool is_verified(lzs_layer *l, uint32_t id)
+{
+    int fd;
+    uint64_t off;
+    return lzs_layer_locate(l, id, 0, 0, &fd, &off) == 1;
+}
+
+LZS_TEST(test_layer__a_failed_check_rechecks_the_files_sharing_its_chunks)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer(&idx, &blob);
+    /* two small files whose bytes share a cache chunk */
+    char a[16] = "", b[16] = "";
+    struct lzs_index_entry ea, eb;
+    for (int i = 1; i < 40 && !b[0]; i++) {
+        for (int j = 1; j < 40 && !b[0]; j++) {
+            snprintf(a, sizeof(a), "f%d", i);
+            snprintf(b, sizeof(b), "f%d", j);
+            id_of(idx, a, &ea);
+            id_of(idx, b, &eb);
+            if (i == j ||
+                (ea.offset + ea.size - 1) / LZS_CACHE_CHUNK != eb.offset / LZS_CACHE_CHUNK)
+                b[0] = '\0';
+        }
+    }
+    ASSERT(b[0]);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, NULL, &err), err);
+    check_lazy_file(l, a);
+    uint32_t ida = id_of(idx, a, &ea), idb = id_of(idx, b, &eb);
+    ASSERT(is_verified(l, ida));
+    /* b's cached bytes go bad before b was ever checked */
+    char data[4096], hex[2 * LZS_SHA256_LEN + 1];
+    lzs_hex_encode(lzs_index_info(idx)->blob_digest.bytes, LZS_SHA256_LEN, hex);
+    snprintf(data, sizeof(data), "%s/layers/sha256/%s/data", lzs_test_path("cache"), hex);
+    lzs_autoclose int fd = open(data, O_WRONLY);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(pwrite(fd, "garbage", 7, (off_t)eb.offset), 7);
+    check_lazy_file(l, b); /* caught and fetched again */
+    struct lzs_layer_stats st;
+    lzs_layer_stats(l, &st);
+    ASSERT_EQ(st.verify_failures, 1);
+    ASSERT(is_verified(l, idb));
+    ASSERT(!is_verified(l, ida)); /* its shared chunk was decoded again: checked again */
+    check_lazy_file(l, a);
+    ASSERT(is_verified(l, ida));
+}
+
+LZS_TEST(test_layer__a_paced_background_fetch_yields_to_readers)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer(&idx, &blob);
+    /* the file nearest the middle of the layer: inside the background's first piece */
+    uint64_t size = lzs_index_info(idx)->uncompressed_size, best = UINT64_MAX;
+    char name[16], pick[16] = "";
+    for (int i = 1; i < 40; i++) {
+        struct lzs_index_entry e;
+        snprintf(name, sizeof(name), "f%d", i);
+        id_of(idx, name, &e);
+        uint64_t dist = e.offset > size / 2 ? e.offset - size / 2 : size / 2 - e.offset;
+        if (dist < best) {
+            best = dist;
+            memcpy(pick, name, sizeof(name));
+        }
+    }
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    /* 1 byte/s: after its first piece the background fetch sleeps for days */
+    struct lzs_layer_opts o = {.background = true, .background_rate = 1};
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, &o, &err), err);
+    struct lzs_layer_stats st;
+    for (int i = 0; i < 3000; i++) {
+        lzs_layer_stats(l, &st);
+        if (st.present > 0)
+            break;
+        usleep(10000);
+    }
+    ASSERT(st.present > 0 && st.present < size / 2);
+    check_lazy_file(l, pick); /* waits for the paced fetch, which goes on for it */
+    lzs_layer_stats(l, &st);
+    ASSERT(!st.complete);
+    ASSERT(!st.background_done);
+    /* closing ends the sleeping fetch */
+}
+
 struct reader_arg {
     lzs_layer *l;
     int k;
