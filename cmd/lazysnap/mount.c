@@ -7,6 +7,7 @@
 #include "remote.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -21,6 +22,8 @@ struct mount_args {
     bool layout, foreground, background;
     char **prefetch; /* lines of prefetch_file */
     size_t n_prefetch;
+    char *cache_abs, *run_dir_abs; /* the server leaves the working directory */
+    int lock_fd;                   /* the state's lock, held by the server */
 };
 
 static int read_prefetch(struct mount_args *a, lzs_error **err)
@@ -180,7 +183,8 @@ static int do_mount(struct mount_args *a, const struct lzs_cli_mountstate *st, l
     return rc;
 }
 
-/* After the mount: stdin and stdout to /dev/null, stderr (the log) to the state's log file. */
+/* After the mount: stdin and stdout to /dev/null, stderr (the log) to the state's log file, and
+ * out of the working directory, which the server would otherwise keep busy. */
 static void detach_stdio(const struct lzs_cli_mountstate *st)
 {
     char path[4200];
@@ -197,6 +201,23 @@ static void detach_stdio(const struct lzs_cli_mountstate *st)
         close(null);
     if (log > STDERR_FILENO)
         close(log);
+    if (chdir("/") < 0)
+        LZS_WARN("chdir /: %s", lzs_strerror(errno, path, sizeof(path)));
+}
+
+/* Tell the waiting command how the mount went: false when it is gone (interrupted). */
+static bool report(int fd, int rc, const char *msg)
+{
+    bool told = dprintf(fd, "%c%s\n", rc < 0 ? 'E' : 'O', msg) > 0;
+    close(fd);
+    return told;
+}
+
+static void end_server(struct mount_args *a, const struct lzs_cli_mountstate *st, lzs_mount *m)
+{
+    lzs_mount_free(m);
+    lzs_cli_mountstate_remove(st);
+    lzs_cli_mountstate_unlock(st, a->lock_fd);
 }
 
 /* The server: mount, report (to the pipe when detached), serve, unmount. */
@@ -204,32 +225,27 @@ static int run_server(struct mount_args *a, const struct lzs_cli_mountstate *st,
                       const sigset_t *sigs, int report_fd)
 {
     lzs_cleanup(lzs_cache_closep) lzs_cache *cache = NULL;
-    lzs_cleanup(lzs_mount_freep) lzs_mount *m = NULL;
+    lzs_mount *m = NULL;
     lzs_autoerr lzs_error *err = NULL;
     char msg[8192];
     int rc = do_mount(a, st, &cache, &m, msg, sizeof(msg), &err);
     if (rc == 0)
         write_stats(m, st);
-    if (rc < 0) {
+    else
         snprintf(msg, sizeof(msg), "lazysnap: %s: %s", a->dir, lzs_error_msg(err));
-        lzs_mount_free(lzs_steal_ptr(&m));
-        lzs_cli_mountstate_remove(st);
-    }
-    if (report_fd >= 0) {
-        dprintf(report_fd, "%c%s\n", rc < 0 ? 'E' : 'O', msg);
-        close(report_fd);
-        if (rc == 0)
-            detach_stdio(st);
-    } else {
+    if (report_fd >= 0 && !report(report_fd, rc, msg) && rc == 0) {
+        LZS_WARN("the mount command was interrupted: unmounting %s", st->target);
+        rc = -ECANCELED;
+    } else if (report_fd >= 0 && rc == 0) {
+        detach_stdio(st);
+    } else if (report_fd < 0) {
         fprintf(rc < 0 ? stderr : stdout, "%s\n", msg);
         fflush(stdout);
     }
-    if (rc < 0)
-        return LZS_EXIT_FAIL;
-    serve(m, st, sigs);
-    lzs_mount_free(lzs_steal_ptr(&m));
-    lzs_cli_mountstate_remove(st);
-    return LZS_EXIT_OK;
+    if (rc == 0)
+        serve(m, st, sigs);
+    end_server(a, st, m);
+    return rc < 0 ? LZS_EXIT_FAIL : LZS_EXIT_OK;
 }
 
 /* Fork the server; the parent prints its report and exits with its outcome. */
@@ -252,6 +268,7 @@ static int detach(struct mount_args *a, const struct lzs_cli_mountstate *st, con
         _exit(run_server(a, st, sigs, p[1]));
     }
     close(p[1]);
+    sigprocmask(SIG_UNBLOCK, sigs, NULL); /* Ctrl-C ends the wait, and the server with it */
     ssize_t n, len = 0;
     while (len < (ssize_t)sizeof(buf) - 1 &&
            (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
@@ -337,8 +354,23 @@ static int parse(struct mount_args *a, int argc, char **argv)
     return 0;
 }
 
+/* p made absolute against the working directory, into *out (malloc'd). */
+static int absolute(const char *p, char **out, lzs_error **err)
+{
+    char cwd[PATH_MAX];
+    if (p[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+        return lzs_error_set_sys(err, errno, "getcwd");
+    if ((p[0] == '/' ? asprintf(out, "%s", p) : asprintf(out, "%s/%s", cwd, p)) < 0) {
+        *out = NULL;
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
 static void free_args(struct mount_args *a)
 {
+    free(a->cache_abs);
+    free(a->run_dir_abs);
     for (size_t i = 0; i < a->n_prefetch; i++)
         free(a->prefetch[i]);
     free(a->prefetch);
@@ -347,8 +379,8 @@ static void free_args(struct mount_args *a)
 
 int lzs_cli_mount(int argc, char **argv)
 {
-    lzs_cleanup(free_args) struct mount_args a = {.cache = LZS_CLI_CACHE_DEFAULT,
-                                                  .background = true};
+    lzs_cleanup(free_args) struct mount_args a = {
+        .cache = LZS_CLI_CACHE_DEFAULT, .background = true, .lock_fd = -1};
     lzs_cli_remote_init(&a.r);
     int rc = parse(&a, argc, argv);
     if (rc != 0)
@@ -356,12 +388,20 @@ int lzs_cli_mount(int argc, char **argv)
     lzs_autoerr lzs_error *err = NULL;
     if (mkdir(a.dir, 0755) < 0 && errno != EEXIST)
         return lzs_error_set_sys(&err, errno, "mkdir %s", a.dir), lzs_cli_fail(&err);
-    struct lzs_cli_mountstate st;
-    if (lzs_cli_mountstate_init(&st, a.run_dir, a.dir, &err) < 0)
+    if (absolute(a.cache, &a.cache_abs, &err) < 0 ||
+        absolute(a.run_dir ? a.run_dir : LZS_CLI_RUN_DIR_DEFAULT, &a.run_dir_abs, &err) < 0)
         return lzs_cli_fail(&err);
-    pid_t other = lzs_cli_mountstate_server(&st);
-    if (other) {
-        lzs_error_set(&err, EBUSY, "%s is already mounted by lazysnap (pid %d)", st.target, other);
+    a.cache = a.cache_abs;
+    struct lzs_cli_mountstate st;
+    if (lzs_cli_mountstate_init(&st, a.run_dir_abs, a.dir, &err) < 0)
+        return lzs_cli_fail(&err);
+    if (lzs_cli_mountstate_lock(&st, &a.lock_fd, &err) < 0) {
+        pid_t other = lzs_cli_mountstate_server(&st);
+        if (other) {
+            lzs_error_free(&err);
+            lzs_error_set(&err, EBUSY, "%s is already mounted by lazysnap (pid %d)", st.target,
+                          other);
+        }
         return lzs_cli_fail(&err);
     }
     lzs_cli_mountstate_remove(&st); /* leftovers of a server that died */

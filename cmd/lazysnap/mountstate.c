@@ -2,9 +2,11 @@
 #include "mountstate.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -56,6 +58,42 @@ static unsigned long long start_time(pid_t pid)
                     &t) != 1)
         t = 0;
     return t;
+}
+
+static const char *lock_path(const struct lzs_cli_mountstate *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.lock", s->dir);
+    return buf;
+}
+
+int lzs_cli_mountstate_lock(const struct lzs_cli_mountstate *s, int *fd, lzs_error **err)
+{
+    char path[4200];
+    lzs_autofree char *run = strdup(s->dir);
+    if (!run)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    *strrchr(run, '/') = '\0';
+    int rc = lzs_mkdir_p(run, 0755, err);
+    if (rc < 0)
+        return rc;
+    *fd = open(lock_path(s, path, sizeof(path)), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return lzs_error_set_sys(err, errno, "open %s", path);
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    rc = errno == EWOULDBLOCK
+             ? lzs_error_set(err, EBUSY, "%s is being mounted by lazysnap", s->target)
+             : lzs_error_set_sys(err, errno, "lock %s", path);
+    close(*fd);
+    *fd = -1;
+    return rc;
+}
+
+void lzs_cli_mountstate_unlock(const struct lzs_cli_mountstate *s, int fd)
+{
+    char path[4200];
+    unlink(lock_path(s, path, sizeof(path)));
+    close(fd);
 }
 
 int lzs_cli_mountstate_write_pid(const struct lzs_cli_mountstate *s, lzs_error **err)

@@ -20,6 +20,11 @@ int lzs_cli_mountstate_init(struct lzs_cli_mountstate *s, const char *run_dir, c
 /* "DIR/name" into buf. */
 const char *lzs_cli_mountstate_path(const struct lzs_cli_mountstate *s, const char *name, char *buf,
                                     size_t len);
+/* Take RUN/m-HASH.lock (creating RUN), held by the mount's server for its whole life through
+ * *fd (kept across fork): -EBUSY while another process mounts or serves target. */
+int lzs_cli_mountstate_lock(const struct lzs_cli_mountstate *s, int *fd, lzs_error **err);
+/* Remove the lock file and close fd; the server's very last step. */
+void lzs_cli_mountstate_unlock(const struct lzs_cli_mountstate *s, int fd);
 /* Record this process as the mount's server. */
 int lzs_cli_mountstate_write_pid(const struct lzs_cli_mountstate *s, lzs_error **err);
 /* The server's pid when it is still the process that wrote the pid file (same start time), else

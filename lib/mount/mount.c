@@ -3,6 +3,7 @@
 
 #include "fusefs/fusefs.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -20,6 +21,7 @@ struct lzs_mount {
     char *target;
     char *image;
     bool merged; /* the overlay (or bind) mount at target is up */
+    dev_t dev;   /* its device: what is mounted at target later may be someone else's */
     size_t n;
     struct mount_layer *layers;
 };
@@ -69,16 +71,41 @@ static int mount_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_
     return lzs_fusefs_mount(&ml->fs, ml->dir, idx, &src, &fo, err);
 }
 
-/* Characters overlayfs' option parser treats specially. */
-static int check_lower_path(const char *p, lzs_error **err)
+/* The kernel takes one page of mount options. */
+#define OVERLAY_OPTIONS_MAX 4095
+
+/* "lowerdir=N-1:...:1:0": the layer directories by their names in the work directory, which
+ * keeps the options short (and free of the characters overlayfs treats specially). */
+static int lower_option(const lzs_mount *m, struct lzs_buf *opt, lzs_error **err)
 {
-    if (strpbrk(p, ":,\\"))
-        return lzs_error_set(err, EINVAL, "'%s': overlay layer paths may not contain ':' ',' '\\'",
-                             p);
-    return 0;
+    int rc = lzs_buf_append_str(opt, "lowerdir=", err);
+    for (size_t k = 0; rc == 0 && k < m->n; k++) /* overlayfs wants the uppermost first */
+        rc = lzs_buf_printf(opt, err, "%s%zu", k ? ":" : "", m->n - 1 - k);
+    if (rc == 0 && opt->len > OVERLAY_OPTIONS_MAX)
+        rc =
+            lzs_error_set(err, E2BIG, "%zu layers are more than one overlay mount can stack", m->n);
+    return rc;
 }
 
-static int merge(lzs_mount *m, lzs_error **err)
+/* Mount the overlay from within the work directory, where the layer names resolve. */
+static int mount_overlay(lzs_mount *m, const char *work_dir, const char *opt, lzs_error **err)
+{
+    lzs_autoclose int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0)
+        return lzs_error_set_sys(err, errno, "open the working directory");
+    if (chdir(work_dir) < 0)
+        return lzs_error_set_sys(err, errno, "chdir %s", work_dir);
+    int rc = 0;
+    if (mount("overlay", m->target, "overlay", MS_RDONLY, opt) < 0)
+        rc = lzs_error_set_sys(err, errno, "mount overlay of %zu layers on %s", m->n, m->target);
+    if (fchdir(cwd) < 0) {
+        char buf[128];
+        LZS_WARN("return to the working directory: %s", lzs_strerror(errno, buf, sizeof(buf)));
+    }
+    return rc;
+}
+
+static int merge(lzs_mount *m, const char *work_dir, lzs_error **err)
 {
     if (m->n == 1) {
         if (mount(m->layers[0].dir, m->target, NULL, MS_BIND, NULL) < 0)
@@ -88,19 +115,23 @@ static int merge(lzs_mount *m, lzs_error **err)
             return lzs_error_set_sys(err, errno, "make %s read-only", m->target);
         return 0;
     }
-    struct lzs_buf opt = LZS_BUF_INIT(1 << 20);
-    int rc = lzs_buf_append_str(&opt, "lowerdir=", err);
-    for (size_t k = 0; rc == 0 && k < m->n; k++) { /* overlayfs wants the uppermost first */
-        const char *dir = m->layers[m->n - 1 - k].dir;
-        rc = check_lower_path(dir, err);
-        if (rc == 0)
-            rc = lzs_buf_printf(&opt, err, "%s%s", k ? ":" : "", dir);
-    }
-    if (rc == 0 && mount("overlay", m->target, "overlay", MS_RDONLY, lzs_buf_cstr(&opt)) < 0)
-        rc = lzs_error_set_sys(err, errno, "mount overlay of %zu layers on %s", m->n, m->target);
+    struct lzs_buf opt = LZS_BUF_INIT(OVERLAY_OPTIONS_MAX + 64);
+    int rc = lower_option(m, &opt, err);
+    if (rc == 0)
+        rc = mount_overlay(m, work_dir, lzs_buf_cstr(&opt), err);
     m->merged = rc == 0;
     lzs_buf_dispose(&opt);
     return rc;
+}
+
+/* Remember the device of the merged mount, by which lzs_mount_free knows it. */
+static int note_device(lzs_mount *m, lzs_error **err)
+{
+    struct stat st;
+    if (stat(m->target, &st) < 0)
+        return lzs_error_set_sys(err, errno, "stat %s", m->target);
+    m->dev = st.st_dev;
+    return 0;
 }
 
 int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *target,
@@ -122,7 +153,9 @@ int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *tar
         if (rc < 0)
             return lzs_error_wrap(err, "layer %zu", i);
     }
-    int rc = merge(m, err);
+    int rc = merge(m, opts->work_dir, err);
+    if (rc == 0)
+        rc = note_device(m, err);
     if (rc < 0)
         return rc;
     *out = lzs_steal_ptr(&m);
@@ -133,7 +166,10 @@ void lzs_mount_free(lzs_mount *m)
 {
     if (!m)
         return;
-    if (m->merged && umount2(m->target, 0) < 0 && errno != EINVAL) { /* EINVAL: detached */
+    /* unmount target only while it is still ours (`lazysnap umount` may have done it) */
+    struct stat st;
+    if (m->merged && stat(m->target, &st) == 0 && st.st_dev == m->dev &&
+        umount2(m->target, 0) < 0 && errno != EINVAL) { /* EINVAL: detached */
         char buf[128];
         LZS_WARN("unmount %s: %s; detaching it", m->target, lzs_strerror(errno, buf, sizeof(buf)));
         umount2(m->target, MNT_DETACH);

@@ -17,7 +17,9 @@
 #      reading, and the server ends once it is closed. After every umount: DIR is not a
 #      mountpoint, the server is gone, no FUSE mount of its layers remains, no state dir remains
 #   7. errors: mount of a missing tag (one line, exit 1, nothing left), umount of a plain directory
-#      and of a foreign tmpfs ("not mounted by lazysnap"; the tmpfs stays mounted)
+#      and of a foreign tmpfs ("not mounted by lazysnap"; the tmpfs stays mounted); relative
+#      --cache/--run-dir (the server works in /); a second mount of a mounted DIR is refused;
+#      SIGINT/SIGTERM while the mount command waits leaves nothing mounted or running
 #   5. background fetch (last: it stops the registry): default mount, every layer complete within
 #      60 s, the registry killed, every file of the image reads correctly
 # The detached servers' sanitizer reports go to files (ASAN/UBSAN log_path): there must be none.
@@ -188,6 +190,7 @@ $(server_log "$mnt")"
         ok
     fi
     [ ! -e "$st" ] && ok || bad "$what: the state dir $st is left: $(ls -la "$st" 2>&1)"
+    [ ! -e "$st.lock" ] && ok || bad "$what: the state's lock file $st.lock is left"
 }
 
 # src_path F: the source file of image path F (a/... is in layer 1, b/... in 2, c/... in 3)
@@ -438,6 +441,47 @@ rig_on_exit "umount -l '$work/foreign' 2>/dev/null"
 expect_fail 1 'not mounted by lazysnap' "$lz" umount "$work/foreign" --run-dir "$run"
 mountpoint -q foreign && ok || bad "check 7: lazysnap umount unmounted a foreign tmpfs"
 umount "$work/foreign"
+# relative --cache and --run-dir: the detached server leaves the working directory and still
+# finds them
+mkdir -p rel/mnt
+rig_on_exit "timeout 60 '$lz' umount '$work/rel/mnt' --run-dir '$work/rel/run' >/dev/null 2>&1 || umount -l '$work/rel/mnt' 2>/dev/null || true"
+rc=0
+(cd rel && timeout 120 "$lz" mount "$ref" mnt --cache cache --run-dir run --no-background) \
+    >mount-rel.out 2>mount-rel.err || rc=$?
+[ $rc -eq 0 ] && mountpoint -q rel/mnt && ok || bad "check 7: mount with relative paths: exit $rc $(cat mount-rel.err)"
+relpid=$(awk '{print $1}' "rel/run/m-$(printf %s "$work/rel/mnt" | sha256sum | cut -c1-16)/pid" 2>/dev/null || true)
+[ -n "$relpid" ] && [ "$(readlink "/proc/$relpid/cwd")" = / ] && ok ||
+    bad "check 7: the server (pid '$relpid') works in $(readlink "/proc/$relpid/cwd" 2>&1), not /"
+cmp -s rel/mnt/$small "$(src_path $small)" && [ -d rel/cache/layers ] && ok ||
+    bad "check 7: reading through the mount with a relative cache: $(ls rel 2>&1)"
+# a second mount of the same directory is refused, the first stays
+expect_fail 1 'already mounted by lazysnap \(pid [0-9]+\)' "$lz" mount "$ref" "$work/rel/mnt" --cache "$work/cache7" --run-dir "$work/rel/run"
+mountpoint -q rel/mnt && ok || bad "check 7: a refused second mount unmounted the first"
+rc=0
+(cd rel && timeout 120 "$lz" umount mnt --run-dir run) >umount-rel.out 2>umount-rel.err || rc=$?
+[ $rc -eq 0 ] && ! is_mounted "$work/rel/mnt" && ok || bad "check 7: umount with relative paths: exit $rc $(cat umount-rel.err)"
+# Ctrl-C while the mount command waits (for a registry that does not answer yet): nothing is
+# left mounted or running once the server got its answer. (SIGTERM stands in for SIGINT, which
+# a script's background jobs ignore.)
+m9=$work/mnt-m9
+mkdir -p "$m9"
+rig_on_exit mount_unmount "$m9"
+kill -STOP "$reg_pid"
+"$lz" mount "$ref" "$m9" --cache "$work/cache9" --run-dir "$run" >mount-m9.out 2>mount-m9.err &
+p9=$!
+sleep 0.5
+kill -TERM "$p9"
+rc=0
+wait "$p9" || rc=$?
+kill -CONT "$reg_pid"
+for ((i = 0; i < 200; i++)); do
+    [ -z "$(lz_pids)" ] && ! is_mounted "$m9" && break
+    sleep 0.1
+done
+echo "check 7: SIGTERM 0.5 s into a mount: exit $rc, $(cat mount-m9.out mount-m9.err | head -2)"
+[ $rc -eq 143 ] && ok || bad "check 7: the interrupted mount command exited $rc, not 143"
+[ -z "$(lz_pids)" ] && ! is_mounted "$m9" && [ ! -e "$(state_dir "$m9")" ] && ok ||
+    bad "check 7: after Ctrl-C: processes $(lz_pids | tr '\n' ' '), mounted: $(is_mounted "$m9" && echo yes || echo no), state: $(ls "$(state_dir "$m9")" 2>&1)"
 
 # ---- 5. background fetch, then the registry gone ------------------------------------------------
 m5=$work/mnt-m5
