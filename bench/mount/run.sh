@@ -15,6 +15,8 @@
 #                    `sync; echo 3 > drop_caches`, `randread --seq` of it, on both
 #   cold random      a fresh mount with an empty cache and --no-background, after drop_caches:
 #                    `randread --count N --size 4096` over B's files, on both, same seed
+#   registry floor   N ranged GETs of 256 KiB at random offsets of B's blob with curl on one
+#                    connection: what the registry alone costs a cold read
 # Prints a table and writes bench/mount/results/<date>.csv. Root only (mounts, drop_caches).
 # Environment: BUILD_DIR (default build-release), LAZYSNAP=path to use a ready lazysnap binary.
 set -euo pipefail
@@ -244,6 +246,17 @@ if [ -n "$first_lz" ]; then
     lz_umount "$mnt_cold" "$run_dir"
 fi
 
+# The floor under a cold read: each miss is one ranged GET of about a span's compressed bytes.
+step "registry floor: $count ranged GETs of 256 KiB at random offsets of layer B, one connection"
+floor_args=()
+for ((i = 0; i < count; i++)); do
+    off=$(( (RANDOM * 32768 + RANDOM) % (gz_b - (256 << 10)) ))
+    floor_args+=(-r "$off-$((off + (256 << 10) - 1))" "http://$RIG_REG/v2/bench/mount/blobs/${layers[1]}" -o /dev/null)
+done
+floor_p50=$(curl -s "${floor_args[@]}" -w '%{time_total}\n' | sort -g |
+    awk '{a[NR] = $1 * 1000} END {printf "%.3f", a[int((NR + 1) / 2)]}')
+echo "   p50 ${floor_p50} ms"
+
 # ---- report --------------------------------------------------------------------------------
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
 {
@@ -267,6 +280,7 @@ row "cold random 4 KiB read p50" "$lp50" "$np50" ms "target lazysnap <= 5 ms$([ 
 row "cold random 4 KiB read p99" "$lp99" "$np99" ms ""
 row "cold random 4 KiB read mean" "$(kv mean_ms "$cold_lz")" "$(kv mean_ms "$cold_native")" ms ""
 row "cold random 4 KiB read max" "$(kv max_ms "$cold_lz")" "$(kv max_ms "$cold_native")" ms ""
+row "registry ranged GET of 256 KiB p50" "$floor_p50" "" ms "the registry alone: the floor under a cold read (one GET per miss)"
 row "first read of the big file (fetching)" "$first_lz" "" MB/s "lazysnap only: registry on 127.0.0.1"
 row "mount time, empty cache" "$mount_cold" "" s "lazysnap only: as 'lazysnap mount' reports it"
 echo

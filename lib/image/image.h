@@ -92,6 +92,11 @@ int lzs_image_find_indexes(lzs_image *img, const char *local_dir, lzs_error **er
  * index. */
 #define LZS_IMAGE_INDEX_MAX (1ull << 30)
 int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err);
+/* The same, keeping a registry's index in dir (DIR/ALGO/HEX.index, HEX the index blob's
+ * digest) once downloaded, so that later calls read it from there (checked again: a copy that
+ * does not open or describe another layer is fetched anew). */
+int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
+                              lzs_error **err);
 
 /* Layer i without an index: its whole blob downloaded once into DIR/ALGO/HEX.blob (checked
  * against its digest and size; a layout's blob is used where it is), its index built locally

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_error **err)
 {
@@ -63,18 +64,42 @@ static int check_describes(const lzs_index *idx, const struct lzs_oci_descriptor
     return 0;
 }
 
-static int load_remote(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
+/* The published index of layer l, stored form (uncompressed) into raw. */
+static int fetch_index(lzs_image *img, const struct lzs_image_layer *l, struct lzs_buf *raw,
                        lzs_error **err)
 {
     struct lzs_buf z = LZS_BUF_INIT(LZS_IMAGE_INDEX_BLOB_MAX);
-    struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
     int rc = fetch_index_blob(img, l, &z, err);
     if (rc == 0)
-        rc = lzs_zseek_zstd_decompress(z.data, z.len, &raw, err);
+        rc = lzs_zseek_zstd_decompress(z.data, z.len, raw, err);
     lzs_buf_dispose(&z);
+    return rc;
+}
+
+static int load_remote(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
+                       lzs_error **err)
+{
+    struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
+    int rc = fetch_index(img, l, &raw, err);
     if (rc == 0)
         rc = lzs_index_load(out, raw.data, raw.len, err);
     lzs_buf_dispose(&raw);
+    return rc;
+}
+
+static int load_checked(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
+                        lzs_error **err)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    int rc;
+    if (l->source == LZS_IMAGE_SRC_LOCAL)
+        rc = lzs_index_open(&idx, l->local_path, err);
+    else
+        rc = load_remote(img, l, &idx, err);
+    if (rc == 0)
+        rc = check_describes(idx, &l->desc, err);
+    if (rc == 0)
+        *out = lzs_steal_ptr(&idx);
     return rc;
 }
 
@@ -83,24 +108,60 @@ int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **
     const struct lzs_image_layer *l = &img->layers[i];
     char ds[LZS_DIGEST_STR_MAX];
     lzs_digest_format(&l->desc.digest, ds);
-    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
-    int rc;
-    switch (l->source) {
-    case LZS_IMAGE_SRC_NONE:
+    if (l->source == LZS_IMAGE_SRC_NONE)
         return lzs_error_set(err, ENOENT, "layer %s has no index", ds);
-    case LZS_IMAGE_SRC_LOCAL:
-        rc = lzs_index_open(&idx, l->local_path, err);
-        break;
-    default:
-        rc = load_remote(img, l, &idx, err);
-        break;
-    }
-    if (rc == 0)
-        rc = check_describes(idx, &l->desc, err);
+    int rc = load_checked(img, l, out, err);
     if (rc < 0)
         return lzs_error_wrap(err, "index of layer %s (from %s)", ds,
                               lzs_image_source_name(l->source));
-    *out = lzs_steal_ptr(&idx);
+    return 0;
+}
+
+/* The copy in dir, when it is there and describes the layer. */
+static bool open_kept(const char *path, const struct lzs_image_layer *l, lzs_index **out)
+{
+    lzs_index *idx = NULL;
+    if (access(path, R_OK) < 0 || lzs_index_open(&idx, path, NULL) < 0)
+        return false;
+    if (check_describes(idx, &l->desc, NULL) < 0) {
+        lzs_index_unref(idx);
+        return false;
+    }
+    *out = idx;
+    return true;
+}
+
+int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
+                              lzs_error **err)
+{
+    const struct lzs_image_layer *l = &img->layers[i];
+    if (l->source != LZS_IMAGE_SRC_REFERRERS && l->source != LZS_IMAGE_SRC_TAG)
+        return lzs_image_load_index(img, i, out, err);
+    lzs_autofree char *path = lzs_image_local_path(dir, &l->index_digest);
+    if (!path)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    if (open_kept(path, l, out))
+        return 0;
+    struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    int rc = fetch_index(img, l, &raw, err);
+    if (rc == 0)
+        rc = lzs_index_load(&idx, raw.data, raw.len, err);
+    if (rc == 0)
+        rc = check_describes(idx, &l->desc, err);
+    if (rc == 0) {
+        /* served from memory this time; a copy that cannot be kept is only a lost shortcut */
+        lzs_autoerr lzs_error *e = NULL;
+        if (lzs_image_write_local(dir, &l->index_digest, raw.data, raw.len, &e) < 0)
+            LZS_WARN("keep the index of a layer: %s", lzs_error_msg(e));
+        *out = lzs_steal_ptr(&idx);
+    }
+    lzs_buf_dispose(&raw);
+    char ds[LZS_DIGEST_STR_MAX];
+    if (rc < 0)
+        return lzs_error_wrap(err, "index of layer %s (from %s)",
+                              lzs_digest_format(&l->desc.digest, ds),
+                              lzs_image_source_name(l->source));
     return 0;
 }
 

@@ -13,6 +13,7 @@
 struct lzs_mount_opts {
     const char *work_dir;        /* layer mountpoints WORK/0, WORK/1, ... are created here */
     const char *whole_dir;       /* layers without an index are fetched whole into this directory */
+    const char *index_dir;       /* indexes from the registry are kept here (NULL: not kept) */
     struct lzs_layer_opts layer; /* prefetch and background fetch, for every indexed layer */
     bool allow_other;            /* let other users (containers) use the layer mounts */
 };

@@ -8,7 +8,8 @@
 #      counted apart); the bytes equal the source
 #   2. 64 parallel readers of distinct cold files (big and small, every layer): all correct, none
 #      hangs (each bounded by timeout 120)
-#   3. restart: umount, mount again on the same cache: the files read before fetch 0 layer bytes
+#   3. restart: umount, mount again on the same cache: the files read before fetch 0 layer bytes,
+#      and the indexes come from the cache but for one damaged there (1 index blob GET)
 #   4. the registry stops answering (SIGSTOP; then a proxy that stalls blob bodies): a cached file
 #      reads, a cold one fails with EIO within 30 s (--timeout 3s --retries 1), read_errors >= 1;
 #      once the registry answers again the cold file reads (the failure is not sticky)
@@ -291,6 +292,10 @@ if do_mount m1 "$work/cache1" --no-background; then
     timeout 120 "$lz" umount "$m1" --run-dir "$run" >umount-m1.out 2>umount-m1.err || rc=$?
     [ $rc -eq 0 ] && ok || bad "m1: umount exit $rc: $(cat umount-m1.err)"
     umount_gone "$m1" "m1 umount" "$pid1"
+    # one of the indexes kept in the cache is damaged: that one is fetched again
+    kept=("$work"/cache1/indexes/sha256/*.index)
+    [ ${#kept[@]} -eq 3 ] && [ -f "${kept[0]}" ] && ok || bad "check 3: kept indexes: ${kept[*]}"
+    truncate -s $(($(stat -c %s "${kept[0]}") / 2)) "${kept[0]}"
     mark=$(plog_mark)
     if do_mount m1 "$work/cache1" --no-background; then
         index_bytes3=$(plog_bytes "$mark" index)
@@ -309,6 +314,9 @@ if do_mount m1 "$work/cache1" --no-background; then
         px3=$(plog_bytes "$mark" layer)
         [ "$px3" -eq 0 ] && [ "$(plog_gets "$mark" layer)" -eq 0 ] && ok ||
             bad "check 3: the registry served $px3 layer bytes after the restart"
+        # the indexes were kept in the cache by the first mount, but for the damaged one
+        [ "$(plog_gets "$mark" index)" -eq 1 ] && ok ||
+            bad "check 3: $(plog_gets "$mark" index) index blob GETs after the restart, want 1 (the damaged one)"
         echo "check 3: restart on the same cache: $(sum_field s3.json fetched) layer bytes by stat --json, $px3 by the registry (index blobs: $index_bytes3 B)"
         pid1=$(server_pid "$m1")
         rc=0
