@@ -114,7 +114,7 @@ pid_t lzs_cli_mountstate_server(const struct lzs_cli_mountstate *s)
     unsigned long long t = 0;
     int got = fscanf(f, "%d %llu", &pid, &t);
     fclose(f);
-    if (got != 2 || pid <= 0 || start_time(pid) != t)
+    if (got != 2 || pid <= 0 || t == 0 || start_time(pid) != t)
         return 0;
     return pid;
 }

@@ -22,6 +22,8 @@ static void *loop_main(void *data)
     int rc = -ENOMEM;
     if (cfg) {
         fuse_loop_cfg_set_max_threads(cfg, fs->threads);
+        /* idle workers stay: no thread is created and destroyed per request */
+        fuse_loop_cfg_set_idle_threads(cfg, fs->threads);
         fuse_loop_cfg_set_clone_fd(cfg, 0);
         rc = fuse_session_loop_mt(fs->se, cfg);
         fuse_loop_cfg_destroy(cfg);
