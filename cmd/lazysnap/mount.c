@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@ struct mount_args {
     char **prefetch; /* lines of prefetch_file */
     size_t n_prefetch;
     char *cache_abs, *run_dir_abs; /* the server leaves the working directory */
+    char *remote_abs[3];           /* ... so r's path options are made absolute too */
     int lock_fd;                   /* the state's lock, held by the server */
 };
 
@@ -215,9 +217,12 @@ static bool report(int fd, int rc, const char *msg)
     return told;
 }
 
-static void end_server(struct mount_args *a, const struct lzs_cli_mountstate *st, lzs_mount *m)
+/* Unmount, close the cache, clear the state, and only then let another server take DIR. */
+static void end_server(struct mount_args *a, const struct lzs_cli_mountstate *st, lzs_mount *m,
+                       lzs_cache *cache)
 {
     lzs_mount_free(m);
+    lzs_cache_close(cache);
     lzs_cli_mountstate_remove(st);
     lzs_cli_mountstate_unlock(st, a->lock_fd);
 }
@@ -226,7 +231,7 @@ static void end_server(struct mount_args *a, const struct lzs_cli_mountstate *st
 static int run_server(struct mount_args *a, const struct lzs_cli_mountstate *st,
                       const sigset_t *sigs, int report_fd)
 {
-    lzs_cleanup(lzs_cache_closep) lzs_cache *cache = NULL;
+    lzs_cache *cache = NULL;
     lzs_mount *m = NULL;
     lzs_autoerr lzs_error *err = NULL;
     char msg[8192];
@@ -246,8 +251,26 @@ static int run_server(struct mount_args *a, const struct lzs_cli_mountstate *st,
     }
     if (rc == 0)
         serve(m, st, sigs);
-    end_server(a, st, m);
+    end_server(a, st, m, cache);
     return rc < 0 ? LZS_EXIT_FAIL : LZS_EXIT_OK;
+}
+
+/* The server's report from fd into buf (*len bytes), or the signal of sigs (still blocked) that
+ * interrupted the wait. */
+static int read_report(int fd, const sigset_t *sigs, char *buf, size_t size, ssize_t *len)
+{
+    const struct timespec now = {0, 0};
+    for (;;) {
+        int sig = sigtimedwait(sigs, NULL, &now);
+        if (sig > 0)
+            return sig;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + *len, size - 1 - (size_t)*len);
+        if (n <= 0 || (*len += n) >= (ssize_t)size - 1)
+            return 0;
+    }
 }
 
 /* Fork the server; the parent prints its report and exits with its outcome. */
@@ -270,12 +293,15 @@ static int detach(struct mount_args *a, const struct lzs_cli_mountstate *st, con
         _exit(run_server(a, st, sigs, p[1]));
     }
     close(p[1]);
-    sigprocmask(SIG_UNBLOCK, sigs, NULL); /* Ctrl-C ends the wait, and the server with it */
-    ssize_t n, len = 0;
-    while (len < (ssize_t)sizeof(buf) - 1 &&
-           (n = read(p[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
-        len += n;
+    ssize_t len = 0;
+    int sig = read_report(p[0], sigs, buf, sizeof(buf), &len);
     close(p[0]);
+    if (sig > 0) { /* Ctrl-C: the server ends too, once its mount is up */
+        kill(pid, SIGTERM);
+        fprintf(stderr, "lazysnap: mount %s: interrupted; the server (pid %d) unmounts it\n",
+                a->dir, (int)pid);
+        return 128 + sig;
+    }
     buf[len] = '\0';
     if (len == 0) {
         fprintf(stderr, "lazysnap: mount %s: the server process died before mounting\n", a->dir);
@@ -369,10 +395,29 @@ static int absolute(const char *p, char **out, lzs_error **err)
     return 0;
 }
 
+/* Every path option absolute: the detached server works in /. */
+static int absolute_paths(struct mount_args *a, lzs_error **err)
+{
+    const char **remote[] = {&a->r.config_path, &a->r.hosts_dir, &a->r.index_dir};
+    for (size_t i = 0; i < LZS_ARRAY_SIZE(remote); i++) {
+        if (*remote[i] && absolute(*remote[i], &a->remote_abs[i], err) < 0)
+            return -1;
+        if (*remote[i])
+            *remote[i] = a->remote_abs[i];
+    }
+    if (absolute(a->cache, &a->cache_abs, err) < 0 ||
+        absolute(a->run_dir ? a->run_dir : LZS_CLI_RUN_DIR_DEFAULT, &a->run_dir_abs, err) < 0)
+        return -1;
+    a->cache = a->cache_abs;
+    return 0;
+}
+
 static void free_args(struct mount_args *a)
 {
     free(a->cache_abs);
     free(a->run_dir_abs);
+    for (size_t i = 0; i < LZS_ARRAY_SIZE(a->remote_abs); i++)
+        free(a->remote_abs[i]);
     for (size_t i = 0; i < a->n_prefetch; i++)
         free(a->prefetch[i]);
     free(a->prefetch);
@@ -390,10 +435,8 @@ int lzs_cli_mount(int argc, char **argv)
     lzs_autoerr lzs_error *err = NULL;
     if (mkdir(a.dir, 0755) < 0 && errno != EEXIST)
         return lzs_error_set_sys(&err, errno, "mkdir %s", a.dir), lzs_cli_fail(&err);
-    if (absolute(a.cache, &a.cache_abs, &err) < 0 ||
-        absolute(a.run_dir ? a.run_dir : LZS_CLI_RUN_DIR_DEFAULT, &a.run_dir_abs, &err) < 0)
+    if (absolute_paths(&a, &err) < 0)
         return lzs_cli_fail(&err);
-    a.cache = a.cache_abs;
     struct lzs_cli_mountstate st;
     if (lzs_cli_mountstate_init(&st, a.run_dir_abs, a.dir, &err) < 0)
         return lzs_cli_fail(&err);

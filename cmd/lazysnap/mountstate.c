@@ -76,17 +76,42 @@ int lzs_cli_mountstate_lock(const struct lzs_cli_mountstate *s, int *fd, lzs_err
     int rc = lzs_mkdir_p(run, 0755, err);
     if (rc < 0)
         return rc;
-    *fd = open(lock_path(s, path, sizeof(path)), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (*fd < 0)
-        return lzs_error_set_sys(err, errno, "open %s", path);
-    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
-        return 0;
-    rc = errno == EWOULDBLOCK
-             ? lzs_error_set(err, EBUSY, "%s is being mounted by lazysnap", s->target)
-             : lzs_error_set_sys(err, errno, "lock %s", path);
-    close(*fd);
+    lock_path(s, path, sizeof(path));
+    /* the server removes the file when it ends: a lock taken on a file removed meanwhile is
+     * taken again on the new one */
+    for (int tries = 0; tries < 10; tries++) {
+        *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (*fd < 0)
+            return lzs_error_set_sys(err, errno, "open %s", path);
+        if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+            rc = errno == EWOULDBLOCK
+                     ? lzs_error_set(err, EBUSY, "%s is being mounted by lazysnap", s->target)
+                     : lzs_error_set_sys(err, errno, "lock %s", path);
+            close(*fd);
+            *fd = -1;
+            return rc;
+        }
+        struct stat a, b;
+        if (fstat(*fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            return 0;
+        close(*fd);
+    }
     *fd = -1;
-    return rc;
+    return lzs_error_set(err, EBUSY, "%s: its lock file keeps being replaced", path);
+}
+
+bool lzs_cli_mountstate_locked(const struct lzs_cli_mountstate *s)
+{
+    char path[4200];
+    lzs_autoclose int fd = open(lock_path(s, path, sizeof(path)), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        flock(fd, LOCK_UN);
+        return false;
+    }
+    return errno == EWOULDBLOCK;
 }
 
 void lzs_cli_mountstate_unlock(const struct lzs_cli_mountstate *s, int fd)

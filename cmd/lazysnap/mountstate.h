@@ -23,6 +23,8 @@ const char *lzs_cli_mountstate_path(const struct lzs_cli_mountstate *s, const ch
 /* Take RUN/m-HASH.lock (creating RUN), held by the mount's server for its whole life through
  * *fd (kept across fork): -EBUSY while another process mounts or serves target. */
 int lzs_cli_mountstate_lock(const struct lzs_cli_mountstate *s, int *fd, lzs_error **err);
+/* true while a mount or server of target holds the lock. */
+bool lzs_cli_mountstate_locked(const struct lzs_cli_mountstate *s);
 /* Remove the lock file and close fd; the server's very last step. */
 void lzs_cli_mountstate_unlock(const struct lzs_cli_mountstate *s, int fd);
 /* Record this process as the mount's server. */

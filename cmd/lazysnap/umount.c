@@ -57,6 +57,9 @@ static int do_umount(const struct lzs_cli_mountstate *st, bool lazy, lzs_error *
     char path[4200];
     if (!pid && access(lzs_cli_mountstate_path(st, "target", path, sizeof(path)), F_OK) < 0)
         return lzs_error_set(err, EINVAL, "%s is not mounted by lazysnap", st->target);
+    if (!pid && lzs_cli_mountstate_locked(st)) /* its pid is written once the mount is up */
+        return lzs_error_set(err, EBUSY, "%s is being mounted; try again once it is up",
+                             st->target);
     if (umount2(st->target, lazy ? MNT_DETACH : 0) < 0 && errno != EINVAL) {
         if (errno == EBUSY)
             return lzs_error_set(err, EBUSY,

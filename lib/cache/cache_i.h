@@ -36,7 +36,7 @@ struct lzs_cache_layer {
     uint64_t last_use;          /* protected by lock: unix ns, persisted in the map */
     bool dirty;                 /* protected by lock: changed since the map was written */
     pthread_mutex_t sync_lock;  /* one sync at a time */
-    pthread_mutex_t write_lock; /* one write at a time */
+    pthread_mutex_t write_lock; /* one write or invalidation at a time */
 };
 
 /* "ROOT/layers/<algo>/<hex>" into *out (malloc'd). */

@@ -372,6 +372,8 @@ void lzs_cache_invalidate(lzs_cache_layer *l, uint64_t off, uint64_t n)
     if (n == 0 || off >= l->size)
         return;
     uint64_t end = n > l->size - off ? l->size : off + n;
+    /* not while a write is between its presence check and its marking */
+    pthread_mutex_lock(&l->write_lock);
     pthread_mutex_lock(&l->lock);
     for (uint64_t i = off / LZS_CACHE_CHUNK; i < (end - 1) / LZS_CACHE_CHUNK + 1; i++) {
         if (!bit_get(l->present, i))
@@ -381,6 +383,7 @@ void lzs_cache_invalidate(lzs_cache_layer *l, uint64_t off, uint64_t n)
         l->dirty = true;
     }
     pthread_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->write_lock);
 }
 
 bool lzs_cache_is_present(lzs_cache_layer *l, uint64_t off, uint64_t n)

@@ -92,9 +92,10 @@ int lzs_image_find_indexes(lzs_image *img, const char *local_dir, lzs_error **er
  * index. */
 #define LZS_IMAGE_INDEX_MAX (1ull << 30)
 int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err);
-/* The same, keeping a registry's index in dir (DIR/ALGO/HEX.index, HEX the index blob's
- * digest) once downloaded, so that later calls read it from there (checked again: a copy that
- * does not open or describe another layer is fetched anew). */
+/* The same, keeping a registry's index in dir once downloaded (DIR/ALGO/HEX.index, HEX the
+ * index blob's digest, stored uncompressed, and the sha256 of that copy in HEX.index.sha256), so
+ * that later calls map it from there; a copy whose sha256 differs, that does not validate or that
+ * describes another layer is fetched anew. Nothing evicts these files. */
 int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
                               lzs_error **err);
 

@@ -117,11 +117,45 @@ int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **
     return 0;
 }
 
-/* The copy in dir, when it is there and describes the layer. */
+/* sha256 of the file at path, streamed. */
+static int hash_file(const char *path, struct lzs_digest *out, lzs_error **err)
+{
+    lzs_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lzs_error_set_sys(err, errno, "%s", path);
+    lzs_cleanup(lzs_hasher_freep) lzs_hasher *h = NULL;
+    int rc = lzs_hasher_new(&h, LZS_DIGEST_SHA256, err);
+    lzs_autofree uint8_t *buf = rc == 0 ? malloc(1 << 20) : NULL;
+    if (rc == 0 && !buf)
+        rc = lzs_error_set(err, ENOMEM, "out of memory");
+    for (ssize_t n = 1; rc == 0 && n > 0;) {
+        n = lzs_read_upto(fd, buf, 1 << 20, err);
+        if (n < 0)
+            rc = (int)n;
+        else
+            lzs_hasher_update(h, buf, (size_t)n);
+    }
+    if (rc == 0)
+        lzs_hasher_final(h, out);
+    return rc;
+}
+
+/* The copy in dir, when it is there, still has the sha256 recorded beside it (PATH.sha256) and
+ * describes the layer. */
 static bool open_kept(const char *path, const struct lzs_image_layer *l, lzs_index **out)
 {
+    char sum_path[4200], hex[2 * LZS_SHA256_LEN + 1];
+    struct lzs_buf sum = LZS_BUF_INIT(256);
+    struct lzs_digest d;
+    snprintf(sum_path, sizeof(sum_path), "%s.sha256", path);
+    bool ok = lzs_file_read_all(sum_path, &sum, NULL) == 0 && hash_file(path, &d, NULL) == 0;
+    if (ok) {
+        lzs_hex_encode(d.bytes, LZS_SHA256_LEN, hex);
+        ok = sum.len >= sizeof(hex) - 1 && memcmp(sum.data, hex, sizeof(hex) - 1) == 0;
+    }
+    lzs_buf_dispose(&sum);
     lzs_index *idx = NULL;
-    if (access(path, R_OK) < 0 || lzs_index_open(&idx, path, NULL) < 0)
+    if (!ok || lzs_index_open(&idx, path, NULL) < 0)
         return false;
     if (check_describes(idx, &l->desc, NULL) < 0) {
         lzs_index_unref(idx);
@@ -129,6 +163,23 @@ static bool open_kept(const char *path, const struct lzs_image_layer *l, lzs_ind
     }
     *out = idx;
     return true;
+}
+
+/* Keep raw at path, then its sha256 beside it (which makes the copy usable). */
+static int keep(const char *dir, const struct lzs_image_layer *l, const char *path,
+                const struct lzs_buf *raw, lzs_error **err)
+{
+    struct lzs_digest d;
+    char sum_path[4200], hex[2 * LZS_SHA256_LEN + 2];
+    int rc = lzs_image_write_local(dir, &l->index_digest, raw->data, raw->len, err);
+    if (rc == 0)
+        rc = lzs_digest_buf(LZS_DIGEST_SHA256, raw->data, raw->len, &d, err);
+    if (rc < 0)
+        return rc;
+    lzs_hex_encode(d.bytes, LZS_SHA256_LEN, hex);
+    hex[2 * LZS_SHA256_LEN] = '\n';
+    snprintf(sum_path, sizeof(sum_path), "%s.sha256", path);
+    return lzs_file_write_atomic(sum_path, hex, sizeof(hex) - 1, 0644, err);
 }
 
 int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
@@ -152,7 +203,7 @@ int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_ind
     if (rc == 0) {
         /* served from memory this time; a copy that cannot be kept is only a lost shortcut */
         lzs_autoerr lzs_error *e = NULL;
-        if (lzs_image_write_local(dir, &l->index_digest, raw.data, raw.len, &e) < 0)
+        if (keep(dir, l, path, &raw, &e) < 0)
             LZS_WARN("keep the index of a layer: %s", lzs_error_msg(e));
         *out = lzs_steal_ptr(&idx);
     }

@@ -23,7 +23,7 @@ static bool stopping(lzs_layer *l)
     return stop;
 }
 
-int layer_pace(lzs_layer *l, unsigned flags)
+int layer_pace(lzs_layer *l, unsigned flags, const struct layer_fetch *f)
 {
     uint64_t rate = flags & LAYER_THROTTLE ? l->opts.background_rate : 0;
     uint64_t due = 0;
@@ -35,7 +35,7 @@ int layer_pace(lzs_layer *l, unsigned flags)
     }
     struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     pthread_mutex_lock(&l->lock);
-    while (!l->stop && !l->waiters && now_ns() < due)
+    while (!l->stop && !(f && f->waiters) && now_ns() < due)
         pthread_cond_timedwait(&l->cond, &l->lock, &ts); /* the cond runs on CLOCK_MONOTONIC */
     bool stop = l->stop && (flags & LAYER_CANCEL);
     pthread_mutex_unlock(&l->lock);
@@ -90,7 +90,7 @@ static void fetch_all(lzs_layer *l)
         lzs_autoerr lzs_error *err = NULL;
         int rc = layer_fill(l, off, end, LAYER_CANCEL | LAYER_THROTTLE, &err);
         if (rc == 0)
-            rc = layer_pace(l, LAYER_CANCEL | LAYER_THROTTLE); /* between pieces: nobody waits */
+            rc = layer_pace(l, LAYER_CANCEL | LAYER_THROTTLE, NULL);
         if (rc == -ECANCELED)
             return;
         if (rc < 0) {

@@ -46,11 +46,13 @@ static void wait_for_chunk(lzs_layer *l, uint64_t a)
 {
     uint64_t need = chunk_end(l, a / CH);
     struct layer_fetch *f;
-    l->waiters++;
-    pthread_cond_broadcast(&l->cond); /* a paced fetch goes on at once */
-    while ((f = covering(l, a)) && f->pos < (need < f->end ? need : f->end))
+    while ((f = covering(l, a)) && f->pos < (need < f->end ? need : f->end)) {
+        f->waiters++;
+        pthread_cond_broadcast(&l->cond); /* a paced fetch goes on at once */
         pthread_cond_wait(&l->cond, &l->lock);
-    l->waiters--;
+        f->waiters--; /* f is still there: its owner waits for its waiters to leave */
+        pthread_cond_broadcast(&l->cond);
+    }
 }
 
 static void fetch_progress(lzs_layer *l, struct layer_fetch *f, uint64_t pos)
@@ -89,7 +91,7 @@ static int decode(lzs_layer *l, struct layer_fetch *f, unsigned flags, lzs_error
             return rc;
         pos += n;
         fetch_progress(l, f, pos);
-        if (flags && pos < f->end && (rc = layer_pace(l, flags)) < 0)
+        if (flags && pos < f->end && (rc = layer_pace(l, flags, f)) < 0)
             return rc;
     }
     return 0;
@@ -127,6 +129,8 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, un
         }
     }
     pthread_cond_broadcast(&l->cond);
+    while (f.waiters) /* f lives on this stack */
+        pthread_cond_wait(&l->cond, &l->lock);
     pthread_mutex_unlock(&l->lock);
     return rc;
 }

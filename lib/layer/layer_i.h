@@ -33,6 +33,7 @@ uint64_t layer_in_end(const lzs_index *idx, uint64_t blob_size, uint64_t end);
 struct layer_fetch {
     uint64_t start, end, pos;
     uint64_t need_end; /* what the caller needs ends here (end is rounded up to whole chunks) */
+    unsigned waiters;  /* readers waiting for it: it is not paced, and outlives their wait */
     bool done;
     struct layer_fetch *next;
 };
@@ -50,7 +51,6 @@ struct lzs_layer {
     pthread_cond_t cond;         /* fetch progress, background stop */
     struct layer_fetch *fetches; /* protected by lock */
     bool stop;                   /* protected by lock: close asked the background thread to end */
-    unsigned waiters;            /* protected by lock: readers waiting for a fetch in flight */
     pthread_t bg;
     bool bg_running;
     uint64_t bg_t0_ns, bg_bytes0; /* when the background fetch began, blob bytes read by then */
@@ -69,9 +69,10 @@ enum { LAYER_CANCEL = 1, LAYER_THROTTLE = 2 };
  * checkpoint; shares fetches in flight. */
 int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, unsigned flags, lzs_error **err);
 
-/* Between the pieces of a fill: wait as long as opts.background_rate asks (LAYER_THROTTLE; not
- * while readers wait for the fill); -ECANCELED when the layer is closing (LAYER_CANCEL). */
-int layer_pace(lzs_layer *l, unsigned flags);
+/* Between the pieces of fetch f (NULL: between fills): wait as long as opts.background_rate
+ * asks (LAYER_THROTTLE; not while readers wait for f); -ECANCELED when the layer is closing
+ * (LAYER_CANCEL). */
+int layer_pace(lzs_layer *l, unsigned flags, const struct layer_fetch *f);
 
 /* lzs_layer_ensure for the background thread: flags as for layer_fill. */
 int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err);

@@ -158,7 +158,6 @@ static int verify(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lz
 static void drop_range(lzs_layer *l, uint64_t off, uint64_t n)
 {
     uint64_t lo = off / CH * CH, hi = (off + n + CH - 1) / CH * CH;
-    lzs_cache_invalidate(l->cache, off, n);
     uint32_t count = lzs_index_entry_count(l->idx);
     for (uint32_t id = 0; id < count; id++) {
         struct lzs_index_entry e;
@@ -167,6 +166,7 @@ static void drop_range(lzs_layer *l, uint64_t off, uint64_t n)
             e.offset + layer_stored_size(l->idx, id, &e) > lo)
             lzs_cache_item_clear_verified(l->cache, id);
     }
+    lzs_cache_invalidate(l->cache, off, n); /* after the marks: a reader then checks again */
 }
 
 /* Fill the cache with file id and check it; bytes that do not match are fetched once more.
@@ -175,7 +175,8 @@ static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_en
                             unsigned flags, lzs_error **err)
 {
     uint64_t stored = layer_stored_size(l->idx, id, e);
-    for (int attempt = 0, refills = 0; attempt < 2 && refills < 8;) {
+    int attempt = 0;
+    for (int refills = 0; attempt < 2 && refills < 8;) {
         int rc = layer_fill(l, e->offset, e->offset + stored, flags, err);
         if (rc == 0)
             rc = verify(l, id, e, err);
@@ -196,6 +197,9 @@ static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_en
                  lzs_blob_name(l->blob), e->path);
         drop_range(l, e->offset, stored);
     }
+    if (attempt < 2)
+        return lzs_error_set(err, EIO, "'%s' in %s: its bytes keep being dropped from the cache",
+                             e->path, lzs_blob_name(l->blob));
     return lzs_error_set(err, EIO, "'%s' in %s does not match its sha256 in the index", e->path,
                          lzs_blob_name(l->blob));
 }
@@ -236,8 +240,10 @@ ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_
         n = SSIZE_MAX;
     rc = copy_out(l, id, &e, off, buf, n, err);
     for (int tries = 0; rc == -ENODATA && tries < 2; tries++) {
-        /* dropped since it was verified: a file sharing a chunk with it failed its check */
-        rc = lzs_layer_ensure(l, id, err);
+        /* dropped since it was verified (a file sharing a chunk with it failed its check): fetch
+         * and check it again, whatever its mark says by now */
+        lzs_cache_item_clear_verified(l->cache, id);
+        rc = fetch_and_verify(l, id, &e, 0, err);
         if (rc == 0)
             rc = copy_out(l, id, &e, off, buf, n, err);
     }

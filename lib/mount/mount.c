@@ -167,9 +167,10 @@ void lzs_mount_free(lzs_mount *m)
 {
     if (!m)
         return;
-    /* unmount target only while it is still ours (`lazysnap umount` may have done it) */
+    /* unmount target only while it is still ours (`lazysnap umount` may have done it); dev 0:
+     * set up only partly, certainly ours */
     struct stat st;
-    if (m->merged && stat(m->target, &st) == 0 && st.st_dev == m->dev &&
+    if (m->merged && (m->dev == 0 || (stat(m->target, &st) == 0 && st.st_dev == m->dev)) &&
         umount2(m->target, 0) < 0 && errno != EINVAL) { /* EINVAL: detached */
         char buf[128];
         LZS_WARN("unmount %s: %s; detaching it", m->target, lzs_strerror(errno, buf, sizeof(buf)));

@@ -24,7 +24,8 @@ typedef struct lzs_mount lzs_mount;
  * Layers are served through cache c, which must outlive the mount. */
 int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *target,
                   const struct lzs_mount_opts *opts, lzs_error **err);
-/* Unmount the merged directory (detached when busy), then every layer, and free. NULL-safe. */
+/* Unmount the merged directory (detached when busy; left alone when what is mounted there now is
+ * not this mount's), then every layer, and free. NULL-safe. */
 void lzs_mount_free(lzs_mount *m);
 LZS_DEFINE_CLEANUP(lzs_mount, lzs_mount_free)
 
