@@ -1,0 +1,75 @@
+/* snapshot: the snapshotter's records, in SQLite (WAL, one transaction per operation), with the
+ * semantics of containerd's snapshot metadata store: active and view snapshots are created on a
+ * committed parent (or none), an active one is committed under a new name keeping its id,
+ * snapshots with children cannot be removed, labels are updated by field path.
+ *
+ * Errors name what was wrong and carry the errno that lib/rpc maps to containerd's codes:
+ * ENOENT NotFound, EEXIST AlreadyExists, EINVAL InvalidArgument, EBUSY FailedPrecondition. */
+#ifndef LZS_SNAPSHOT_H
+#define LZS_SNAPSHOT_H
+
+#include "base/base.h"
+
+/* The values of containerd.services.snapshots.v1.Kind. */
+enum lzs_snap_kind {
+    LZS_SNAP_UNKNOWN = 0,
+    LZS_SNAP_VIEW = 1,
+    LZS_SNAP_ACTIVE = 2,
+    LZS_SNAP_COMMITTED = 3,
+};
+/* "view", "active", "committed", "unknown". */
+const char *lzs_snap_kind_name(enum lzs_snap_kind k);
+
+struct lzs_snap_label {
+    char *name, *value;
+};
+
+struct lzs_snap_info {
+    int64_t id; /* stable for the snapshot's life, commit included: names its directories */
+    char *key;  /* the name, once committed */
+    char *parent;
+    enum lzs_snap_kind kind;
+    int64_t created_ns, updated_ns; /* unix time */
+    struct lzs_snap_label *labels;  /* sorted by name */
+    size_t n_labels;
+    int64_t size, inodes; /* usage recorded at commit */
+};
+void lzs_snap_info_dispose(struct lzs_snap_info *i);
+
+typedef struct lzs_snapstore lzs_snapstore;
+
+/* Open (creating) the database at path. */
+int lzs_snapstore_open(lzs_snapstore **out, const char *path, lzs_error **err);
+void lzs_snapstore_close(lzs_snapstore *s);
+LZS_DEFINE_CLEANUP(lzs_snapstore, lzs_snapstore_close)
+
+/* A new active or view snapshot key on parent (NULL or "": none), which must be committed.
+ * out (may be NULL) receives its record. */
+int lzs_snapstore_create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key,
+                         const char *parent, const struct lzs_snap_label *labels, size_t n_labels,
+                         struct lzs_snap_info *out, lzs_error **err);
+/* The record of key. */
+int lzs_snapstore_stat(lzs_snapstore *s, const char *key, struct lzs_snap_info *out,
+                       lzs_error **err);
+/* The ids of key's parents, nearest first (*ids malloc'd; *n may be 0). */
+int lzs_snapstore_parent_ids(lzs_snapstore *s, const char *key, int64_t **ids, size_t *n,
+                             lzs_error **err);
+/* Commit active snapshot key as name (which must be new), with labels (replacing its own) and
+ * its usage. */
+int lzs_snapstore_commit(lzs_snapstore *s, const char *key, const char *name,
+                         const struct lzs_snap_label *labels, size_t n_labels, int64_t size,
+                         int64_t inodes, lzs_error **err);
+/* Remove key (it must have no children); *removed (may be NULL) receives its record. */
+int lzs_snapstore_remove(lzs_snapstore *s, const char *key, struct lzs_snap_info *removed,
+                         lzs_error **err);
+/* Update in->key's labels from in: paths "labels" (all of them) or "labels.NAME" (one; absent
+ * from in: removed); no paths: all labels. Any other path is EINVAL. out (may be NULL) receives
+ * the updated record. */
+int lzs_snapstore_update(lzs_snapstore *s, const struct lzs_snap_info *in, const char *const *paths,
+                         size_t n_paths, struct lzs_snap_info *out, lzs_error **err);
+/* Call fn for every snapshot, by id, in one transaction (fn must not call the store); a negative
+ * return from fn stops the walk and is returned. */
+int lzs_snapstore_walk(lzs_snapstore *s, int (*fn)(const struct lzs_snap_info *i, void *data),
+                       void *data, lzs_error **err);
+
+#endif

@@ -1,0 +1,42 @@
+/* snapshot internals shared by store.c (open, transactions, create/commit/remove) and info.c
+ * (records and labels). */
+#ifndef LZS_SNAPSHOT_I_H
+#define LZS_SNAPSHOT_I_H
+
+#include "snapshot/snapshot.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+struct lzs_snapstore {
+    sqlite3 *db;
+    char *path;
+    pthread_mutex_t lock; /* one operation (transaction) at a time on the connection */
+};
+
+/* An error from the last SQLite call on s: "snapshot db PATH: what: message". */
+int snap_db_error(lzs_snapstore *s, const char *what, lzs_error **err);
+/* Prepare sql; NULL after setting *err. */
+sqlite3_stmt *snap_prepare(lzs_snapstore *s, const char *sql, lzs_error **err);
+static inline void snap_finalizep(sqlite3_stmt **st)
+{
+    sqlite3_finalize(*st);
+}
+
+/* The record with column values of row st (id, key, parent key, kind, created, updated, size,
+ * inodes), labels loaded. */
+int snap_info_from_row(lzs_snapstore *s, sqlite3_stmt *st, struct lzs_snap_info *out,
+                       lzs_error **err);
+/* SELECT ... WHERE key = ? into out: 0, or -ENOENT with "snapshot KEY does not exist". */
+int snap_info_get(lzs_snapstore *s, const char *key, struct lzs_snap_info *out, lzs_error **err);
+/* Replace the labels of snapshot id. */
+int snap_labels_set(lzs_snapstore *s, int64_t id, const struct lzs_snap_label *labels, size_t n,
+                    lzs_error **err);
+/* BEGIN IMMEDIATE, holding s->lock until snap_end, which commits (rc == 0) or rolls back and
+ * returns the outcome. */
+int snap_begin(lzs_snapstore *s, lzs_error **err);
+int snap_end(lzs_snapstore *s, int rc, lzs_error **err);
+/* Unix time in ns. */
+int64_t snap_now(void);
+
+#endif
