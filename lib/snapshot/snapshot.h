@@ -72,4 +72,53 @@ int lzs_snapstore_update(lzs_snapstore *s, const struct lzs_snap_info *in, const
 int lzs_snapstore_walk(lzs_snapstore *s, int (*fn)(const struct lzs_snap_info *i, void *data),
                        void *data, lzs_error **err);
 
+/* ---- the overlay snapshotter ---------------------------------------------------------------- */
+
+/* A mount for containerd to perform (containerd.types.Mount). */
+struct lzs_snap_mount {
+    char *type, *source;
+    char **options;
+    size_t n_options;
+};
+struct lzs_snap_mounts {
+    struct lzs_snap_mount *v;
+    size_t n;
+};
+void lzs_snap_mounts_dispose(struct lzs_snap_mounts *m);
+
+/* Records in ROOT/metadata.db, snapshot directories ROOT/snapshots/ID/{fs,work}. Mounts, as
+ * containerd's overlay snapshotter gives them: no parent: a bind of its fs (rw when active);
+ * a view on one parent: a read-only bind of the parent's fs; else overlay with upperdir and
+ * workdir (active) over lowerdir = the parents' fs, nearest first, and index=off when the kernel
+ * knows that option. */
+typedef struct lzs_snapshotter lzs_snapshotter;
+
+int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **err);
+void lzs_snapshotter_close(lzs_snapshotter *sn);
+LZS_DEFINE_CLEANUP(lzs_snapshotter, lzs_snapshotter_close)
+/* Its records (stat, update, walk). Borrowed. */
+lzs_snapstore *lzs_snapshotter_store(lzs_snapshotter *sn);
+
+/* A new active snapshot (prepare) or view; mounts (may be NULL) receives its mounts. */
+int lzs_snapshotter_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
+                            const struct lzs_snap_label *labels, size_t n_labels,
+                            struct lzs_snap_mounts *mounts, lzs_error **err);
+int lzs_snapshotter_view(lzs_snapshotter *sn, const char *key, const char *parent,
+                         const struct lzs_snap_label *labels, size_t n_labels,
+                         struct lzs_snap_mounts *mounts, lzs_error **err);
+/* The mounts of an active snapshot or view (EBUSY for a committed one). */
+int lzs_snapshotter_mounts(lzs_snapshotter *sn, const char *key, struct lzs_snap_mounts *out,
+                           lzs_error **err);
+/* Commit active snapshot key as name, recording the usage of its fs. */
+int lzs_snapshotter_commit(lzs_snapshotter *sn, const char *name, const char *key,
+                           const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err);
+/* Remove key's record, then its directory (left to cleanup when that fails). */
+int lzs_snapshotter_remove(lzs_snapshotter *sn, const char *key, lzs_error **err);
+/* Bytes and inodes: measured for an active snapshot, recorded at commit otherwise. */
+int lzs_snapshotter_usage(lzs_snapshotter *sn, const char *key, int64_t *size, int64_t *inodes,
+                          lzs_error **err);
+/* Remove the directories under ROOT/snapshots that no record names (left by a crash or a failed
+ * removal); *removed counts them. */
+int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **err);
+
 #endif

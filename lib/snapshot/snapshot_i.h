@@ -36,6 +36,10 @@ int snap_labels_set(lzs_snapstore *s, int64_t id, const struct lzs_snap_label *l
  * returns the outcome. */
 int snap_begin(lzs_snapstore *s, lzs_error **err);
 int snap_end(lzs_snapstore *s, int rc, lzs_error **err);
+/* Disk usage of the tree at dir (st_blocks * 512, each inode once) without crossing mounts. */
+int snap_dir_usage(const char *dir, int64_t *size, int64_t *inodes, lzs_error **err);
+/* rm -rf dir, not crossing mounts; a missing dir is fine. */
+int snap_dir_remove(const char *dir, lzs_error **err);
 /* Unix time in ns. */
 int64_t snap_now(void);
 

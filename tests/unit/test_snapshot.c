@@ -3,8 +3,12 @@
 #include "snapshot/snapshot.h"
 #include "test.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 /* The call fails with -code and a message holding needle; err is cleared for the next one. */
 #define REFUSED(rc, err, code, needle)     \
@@ -219,4 +223,160 @@ LZS_TEST(test_snapshot__concurrent_operations)
     ASSERT_OK(lzs_snapstore_stat(s, "c7/49", &i, &err), err);
     ASSERT_STR_EQ(i.parent, "base");
     lzs_snap_info_dispose(&i);
+}
+
+/* ---- the overlay snapshotter ---------------------------------------------------------------- */
+
+static lzs_snapshotter *open_snapshotter(void)
+{
+    lzs_snapshotter *sn = NULL;
+    lzs_autoerr lzs_error *err = NULL;
+    ASSERT_OK(lzs_snapshotter_open(&sn, lzs_test_path("root"), &err), err);
+    return sn;
+}
+
+/* "o1,o2,..." of mount m. */
+static const char *joined(const struct lzs_snap_mount *m)
+{
+    static char buf[8192];
+    buf[0] = '\0';
+    for (size_t i = 0; i < m->n_options; i++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? "," : "", m->options[i]);
+    return buf;
+}
+
+static const char *fs_of(int64_t id)
+{
+    static char buf[4][4200]; /* a few at once in one call */
+    static unsigned next;
+    char *b = buf[next++ % 4];
+    snprintf(b, sizeof(buf[0]), "%s/snapshots/%lld/fs", lzs_test_path("root"), (long long)id);
+    return b;
+}
+
+static int64_t id_of(lzs_snapshotter *sn, const char *key)
+{
+    struct lzs_snap_info i;
+    lzs_autoerr lzs_error *err = NULL;
+    ASSERT_OK(lzs_snapstore_stat(lzs_snapshotter_store(sn), key, &i, &err), err);
+    int64_t id = i.id;
+    lzs_snap_info_dispose(&i);
+    return id;
+}
+
+/* Mount m at dir the way containerd would (root only); false when this machine cannot. */
+static bool mount_it(const struct lzs_snap_mount *m, const char *dir)
+{
+    if (geteuid() != 0)
+        return false;
+    char cmd[16384];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && mount -t %s -o %s %s %s", dir, m->type, joined(m),
+             m->source, dir);
+    return system(cmd) == 0;
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    lzs_test_write_file(path, text, strlen(text));
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+LZS_TEST(test_snapshot__overlay_mounts_as_containerd_gives_them)
+{
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_snapshotter();
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_snap_mounts m = {0};
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "a", NULL, NULL, 0, &m, &err), err);
+    int64_t a = id_of(sn, "a");
+    ASSERT_EQ(m.n, 1);
+    ASSERT_STR_EQ(m.v[0].type, "bind");
+    ASSERT_STR_EQ(m.v[0].source, fs_of(a));
+    ASSERT_STR_EQ(joined(&m.v[0]), "rw,rbind");
+    lzs_snap_mounts_dispose(&m);
+    put_file(fs_of(a), "base.txt", "from the base layer\n");
+    ASSERT_OK(lzs_snapshotter_commit(sn, "A", "a", NULL, 0, &err), err);
+    int64_t size, inodes;
+    ASSERT_OK(lzs_snapshotter_usage(sn, "A", &size, &inodes, &err), err);
+    ASSERT(size > 0 && inodes == 2); /* fs/ and base.txt */
+    REFUSED(lzs_snapshotter_mounts(sn, "A", &m, &err), err, EBUSY, "snapshot A is committed");
+
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "b", "A", NULL, 0, &m, &err), err);
+    int64_t b = id_of(sn, "b");
+    char want[16384], work[4200];
+    snprintf(work, sizeof(work), "%s/snapshots/%lld/work", lzs_test_path("root"), (long long)b);
+    snprintf(want, sizeof(want), "%sworkdir=%s,upperdir=%s,lowerdir=%s",
+             access("/sys/module/overlay/parameters/index", F_OK) == 0 ? "index=off," : "", work,
+             fs_of(b), fs_of(a));
+    ASSERT_STR_EQ(m.v[0].type, "overlay");
+    ASSERT_STR_EQ(joined(&m.v[0]), want);
+    char mnt[4200]; /* lzs_test_path's storage is reused */
+    snprintf(mnt, sizeof(mnt), "%s", lzs_test_path("mnt"));
+    bool mounted = mount_it(&m.v[0], mnt);
+    if (mounted) { /* the base shows through, what is written lands in b's fs */
+        bool base = has_file(mnt, "base.txt"); /* checked once unmounted: nothing stays mounted */
+        put_file(mnt, "top.txt", "from the container\n");
+        ASSERT_EQ(umount(mnt), 0);
+        ASSERT(base);
+        ASSERT(has_file(fs_of(b), "top.txt") && !has_file(fs_of(b), "base.txt"));
+    } else {
+        put_file(fs_of(b), "top.txt", "from the container\n");
+    }
+    lzs_snap_mounts_dispose(&m);
+    ASSERT_OK(lzs_snapshotter_commit(sn, "B", "b", NULL, 0, &err), err);
+
+    ASSERT_OK(lzs_snapshotter_view(sn, "v1", "A", NULL, 0, &m, &err), err);
+    ASSERT_STR_EQ(m.v[0].type, "bind"); /* one parent: its fs, read-only */
+    ASSERT_STR_EQ(m.v[0].source, fs_of(a));
+    ASSERT_STR_EQ(joined(&m.v[0]), "ro,rbind");
+    lzs_snap_mounts_dispose(&m);
+    ASSERT_OK(lzs_snapshotter_view(sn, "v2", "B", NULL, 0, &m, &err), err);
+    snprintf(want, sizeof(want), "%slowerdir=%s:%s",
+             access("/sys/module/overlay/parameters/index", F_OK) == 0 ? "index=off," : "",
+             fs_of(b), fs_of(a));
+    ASSERT_STR_EQ(joined(&m.v[0]), want);
+    if (mounted && mount_it(&m.v[0], mnt)) {
+        bool both = has_file(mnt, "base.txt") && has_file(mnt, "top.txt");
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/new", mnt);
+        bool read_only = creat(path, 0644) < 0 && errno == EROFS;
+        ASSERT_EQ(umount(mnt), 0);
+        ASSERT(both && read_only);
+    }
+    lzs_snap_mounts_dispose(&m);
+
+    REFUSED(lzs_snapshotter_remove(sn, "A", &err), err, EBUSY, "it has children");
+    const char *order[] = {"v1", "v2", "B", "A"};
+    for (size_t i = 0; i < 4; i++)
+        ASSERT_OK(lzs_snapshotter_remove(sn, order[i], &err), err);
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/snapshots/%lld", lzs_test_path("root"), (long long)a);
+    ASSERT(access(dir, F_OK) < 0);
+}
+
+LZS_TEST(test_snapshot__cleanup_removes_what_no_record_names)
+{
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_snapshotter();
+    lzs_autoerr lzs_error *err = NULL;
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "kept", NULL, NULL, 0, NULL, &err), err);
+    char path[4200];
+    const char *orphans[] = {"999", "new-abc123", "rm-7"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/snapshots/%s/fs/deep", lzs_test_path("root"), orphans[i]);
+        ASSERT_OK(lzs_mkdir_p(path, 0755, &err), err);
+        put_file(path, "f", "x");
+    }
+    size_t removed;
+    ASSERT_OK(lzs_snapshotter_cleanup(sn, &removed, &err), err);
+    ASSERT_EQ(removed, 3);
+    ASSERT(has_file(fs_of(id_of(sn, "kept")), "."));
+    ASSERT_OK(lzs_snapshotter_cleanup(sn, &removed, &err), err);
+    ASSERT_EQ(removed, 0);
 }

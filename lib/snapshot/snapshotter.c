@@ -1,0 +1,337 @@
+/* The overlay snapshotter: records in the store, directories ROOT/snapshots/ID/{fs,work}, and the
+ * mounts containerd performs (containerd's overlay snapshotter's layout and mount options). */
+#include "snapshot_i.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct lzs_snapshotter {
+    char *root, *snaps; /* ROOT, ROOT/snapshots */
+    lzs_snapstore *store;
+    bool index_off; /* the kernel's overlay knows index=: containerd passes index=off */
+};
+
+void lzs_snap_mounts_dispose(struct lzs_snap_mounts *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].type);
+        free(m->v[i].source);
+        for (size_t k = 0; k < m->v[i].n_options; k++)
+            free(m->v[i].options[k]);
+        free(m->v[i].options);
+    }
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **err)
+{
+    lzs_snapshotter *sn = calloc(1, sizeof(*sn));
+    if (!sn)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    char db[4200];
+    int rc = 0;
+    if (!(sn->root = strdup(root)) || asprintf(&sn->snaps, "%s/snapshots", root) < 0) {
+        sn->snaps = NULL;
+        rc = lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    if (rc == 0)
+        rc = lzs_mkdir_p(sn->snaps, 0700, err);
+    snprintf(db, sizeof(db), "%s/metadata.db", root);
+    if (rc == 0)
+        rc = lzs_snapstore_open(&sn->store, db, err);
+    sn->index_off = access("/sys/module/overlay/parameters/index", F_OK) == 0;
+    if (rc < 0) {
+        lzs_snapshotter_close(sn);
+        return rc;
+    }
+    *out = sn;
+    return 0;
+}
+
+void lzs_snapshotter_close(lzs_snapshotter *sn)
+{
+    if (!sn)
+        return;
+    lzs_snapstore_close(sn->store);
+    free(sn->snaps);
+    free(sn->root);
+    free(sn);
+}
+
+lzs_snapstore *lzs_snapshotter_store(lzs_snapshotter *sn)
+{
+    return sn->store;
+}
+
+/* "ROOT/snapshots/ID/sub" (sub NULL: the snapshot's directory) into buf. */
+static const char *snap_path(const lzs_snapshotter *sn, int64_t id, const char *sub, char *buf,
+                             size_t len)
+{
+    snprintf(buf, len, "%s/%" PRId64 "%s%s", sn->snaps, id, sub ? "/" : "", sub ? sub : "");
+    return buf;
+}
+
+/* ---- mounts --------------------------------------------------------------------------------- */
+
+static int add_mount(struct lzs_snap_mounts *m, const char *type, const char *source,
+                     lzs_error **err)
+{
+    struct lzs_snap_mount *v = lzs_realloc_array(m->v, m->n + 1, sizeof(*v));
+    if (!v)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    m->v = v;
+    v[m->n] = (struct lzs_snap_mount){strdup(type), strdup(source), NULL, 0};
+    m->n++;
+    if (!v[m->n - 1].type || !v[m->n - 1].source)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Append an option (printf format) to the last mount. */
+static int add_option(struct lzs_snap_mounts *m, lzs_error **err, const char *fmt, ...)
+    LZS_PRINTF(3, 4);
+static int add_option(struct lzs_snap_mounts *m, lzs_error **err, const char *fmt, ...)
+{
+    struct lzs_snap_mount *v = &m->v[m->n - 1];
+    char **o = lzs_realloc_array(v->options, v->n_options + 1, sizeof(*o));
+    if (!o)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    v->options = o;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&o[v->n_options], fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    v->n_options++;
+    return 0;
+}
+
+/* "lowerdir=P0/fs:P1/fs:...", parents nearest first (overlayfs: uppermost first). */
+static int add_lowerdir(const lzs_snapshotter *sn, struct lzs_snap_mounts *m,
+                        const int64_t *parents, size_t np, lzs_error **err)
+{
+    struct lzs_buf b = LZS_BUF_INIT(1 << 20);
+    char dir[4200];
+    int rc = lzs_buf_append_str(&b, "lowerdir=", err);
+    for (size_t i = 0; rc == 0 && i < np; i++)
+        rc = lzs_buf_printf(&b, err, "%s%s", i ? ":" : "",
+                            snap_path(sn, parents[i], "fs", dir, sizeof(dir)));
+    if (rc == 0)
+        rc = add_option(m, err, "%s", lzs_buf_cstr(&b));
+    lzs_buf_dispose(&b);
+    return rc;
+}
+
+static int build_mounts(const lzs_snapshotter *sn, const struct lzs_snap_info *i,
+                        const int64_t *parents, size_t np, struct lzs_snap_mounts *out,
+                        lzs_error **err)
+{
+    char dir[4200];
+    bool active = i->kind == LZS_SNAP_ACTIVE;
+    int rc;
+    if (np == 0 || (!active && np == 1)) { /* a bind of its own fs, or of its only parent's */
+        rc = add_mount(out, "bind", snap_path(sn, np ? parents[0] : i->id, "fs", dir, sizeof(dir)),
+                       err);
+        if (rc == 0)
+            rc = add_option(out, err, "%s", active ? "rw" : "ro");
+        if (rc == 0)
+            rc = add_option(out, err, "rbind");
+        return rc;
+    }
+    rc = add_mount(out, "overlay", "overlay", err);
+    if (rc == 0 && sn->index_off)
+        rc = add_option(out, err, "index=off");
+    if (rc == 0 && active)
+        rc = add_option(out, err, "workdir=%s", snap_path(sn, i->id, "work", dir, sizeof(dir)));
+    if (rc == 0 && active)
+        rc = add_option(out, err, "upperdir=%s", snap_path(sn, i->id, "fs", dir, sizeof(dir)));
+    if (rc == 0)
+        rc = add_lowerdir(sn, out, parents, np, err);
+    return rc;
+}
+
+int lzs_snapshotter_mounts(lzs_snapshotter *sn, const char *key, struct lzs_snap_mounts *out,
+                           lzs_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    struct lzs_snap_info i = {0};
+    int64_t *parents = NULL;
+    size_t np = 0;
+    int rc = lzs_snapstore_stat(sn->store, key, &i, err);
+    if (rc == 0 && i.kind != LZS_SNAP_ACTIVE && i.kind != LZS_SNAP_VIEW)
+        rc = lzs_error_set(err, EBUSY, "snapshot %s is %s: it has no mounts", key,
+                           lzs_snap_kind_name(i.kind));
+    if (rc == 0)
+        rc = lzs_snapstore_parent_ids(sn->store, key, &parents, &np, err);
+    if (rc == 0)
+        rc = build_mounts(sn, &i, parents, np, out, err);
+    if (rc < 0)
+        lzs_snap_mounts_dispose(out);
+    free(parents);
+    lzs_snap_info_dispose(&i);
+    return rc;
+}
+
+/* ---- operations ----------------------------------------------------------------------------- */
+
+/* ROOT/snapshots/new-XXXXXX with fs/ and work/, renamed to its id once the record exists. */
+static int make_new_dir(const lzs_snapshotter *sn, char *tmp, size_t len, lzs_error **err)
+{
+    snprintf(tmp, len, "%s/new-XXXXXX", sn->snaps);
+    if (!mkdtemp(tmp))
+        return lzs_error_set_sys(err, errno, "mkdtemp %s", tmp);
+    char sub[4300];
+    snprintf(sub, sizeof(sub), "%s/fs", tmp);
+    int rc = mkdir(sub, 0755) < 0 ? lzs_error_set_sys(err, errno, "mkdir %s", sub) : 0;
+    snprintf(sub, sizeof(sub), "%s/work", tmp);
+    if (rc == 0 && mkdir(sub, 0711) < 0)
+        rc = lzs_error_set_sys(err, errno, "mkdir %s", sub);
+    return rc;
+}
+
+static int create(lzs_snapshotter *sn, enum lzs_snap_kind kind, const char *key, const char *parent,
+                  const struct lzs_snap_label *labels, size_t n_labels,
+                  struct lzs_snap_mounts *mounts, lzs_error **err)
+{
+    char tmp[4200], dir[4200];
+    struct lzs_snap_info i = {0};
+    int rc = make_new_dir(sn, tmp, sizeof(tmp), err);
+    if (rc == 0)
+        rc = lzs_snapstore_create(sn->store, kind, key, parent, labels, n_labels, &i, err);
+    if (rc < 0) {
+        snap_dir_remove(tmp, NULL);
+        return rc;
+    }
+    if (rename(tmp, snap_path(sn, i.id, NULL, dir, sizeof(dir))) < 0) {
+        rc = lzs_error_set_sys(err, errno, "rename %s to %s", tmp, dir);
+        lzs_snapstore_remove(sn->store, key, NULL, NULL);
+        snap_dir_remove(tmp, NULL);
+    }
+    lzs_snap_info_dispose(&i);
+    if (rc == 0 && mounts)
+        rc = lzs_snapshotter_mounts(sn, key, mounts, err);
+    return rc;
+}
+
+int lzs_snapshotter_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
+                            const struct lzs_snap_label *labels, size_t n_labels,
+                            struct lzs_snap_mounts *mounts, lzs_error **err)
+{
+    return create(sn, LZS_SNAP_ACTIVE, key, parent, labels, n_labels, mounts, err);
+}
+
+int lzs_snapshotter_view(lzs_snapshotter *sn, const char *key, const char *parent,
+                         const struct lzs_snap_label *labels, size_t n_labels,
+                         struct lzs_snap_mounts *mounts, lzs_error **err)
+{
+    return create(sn, LZS_SNAP_VIEW, key, parent, labels, n_labels, mounts, err);
+}
+
+int lzs_snapshotter_commit(lzs_snapshotter *sn, const char *name, const char *key,
+                           const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err)
+{
+    struct lzs_snap_info i = {0};
+    char fs[4200];
+    int64_t size = 0, inodes = 0;
+    int rc = lzs_snapstore_stat(sn->store, key, &i, err);
+    if (rc == 0 && i.kind == LZS_SNAP_ACTIVE)
+        rc = snap_dir_usage(snap_path(sn, i.id, "fs", fs, sizeof(fs)), &size, &inodes, err);
+    lzs_snap_info_dispose(&i);
+    if (rc == 0) /* the store refuses what is not active */
+        rc = lzs_snapstore_commit(sn->store, key, name, labels, n_labels, size, inodes, err);
+    return rc;
+}
+
+int lzs_snapshotter_remove(lzs_snapshotter *sn, const char *key, lzs_error **err)
+{
+    struct lzs_snap_info i = {0};
+    char dir[4200], rm[4200];
+    int rc = lzs_snapstore_remove(sn->store, key, &i, err);
+    if (rc < 0)
+        return rc;
+    snap_path(sn, i.id, NULL, dir, sizeof(dir));
+    snprintf(rm, sizeof(rm), "%s/rm-%" PRId64, sn->snaps, i.id);
+    lzs_snap_info_dispose(&i);
+    /* the record is gone: what is left on disk is Cleanup's, should this fail */
+    lzs_autoerr lzs_error *e = NULL;
+    if (rename(dir, rm) < 0 || snap_dir_remove(rm, &e) < 0)
+        LZS_WARN("snapshot %s removed, its directory %s is left for cleanup: %s", key, dir,
+                 e ? lzs_error_msg(e) : "rename failed");
+    return 0;
+}
+
+int lzs_snapshotter_usage(lzs_snapshotter *sn, const char *key, int64_t *size, int64_t *inodes,
+                          lzs_error **err)
+{
+    struct lzs_snap_info i = {0};
+    char fs[4200];
+    int rc = lzs_snapstore_stat(sn->store, key, &i, err);
+    if (rc == 0 && i.kind == LZS_SNAP_ACTIVE) {
+        rc = snap_dir_usage(snap_path(sn, i.id, "fs", fs, sizeof(fs)), size, inodes, err);
+    } else if (rc == 0) {
+        *size = i.size;
+        *inodes = i.inodes;
+    }
+    lzs_snap_info_dispose(&i);
+    return rc;
+}
+
+/* The ids in the store, sorted (walk order). */
+struct id_list {
+    int64_t *v;
+    size_t n;
+};
+
+static int collect_id(const struct lzs_snap_info *i, void *data)
+{
+    struct id_list *l = data;
+    int64_t *p = lzs_realloc_array(l->v, l->n + 1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    l->v = p;
+    p[l->n++] = i->id;
+    return 0;
+}
+
+static bool known(const struct id_list *l, const char *name)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(name, &end, 10);
+    if (errno || *end || end == name)
+        return false;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i] == id)
+            return true;
+    return false;
+}
+
+int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **err)
+{
+    struct id_list ids = {0};
+    *removed = 0;
+    int rc = lzs_snapstore_walk(sn->store, collect_id, &ids, err);
+    if (rc == -ENOMEM)
+        rc = lzs_error_set(err, ENOMEM, "out of memory");
+    DIR *d = rc == 0 ? opendir(sn->snaps) : NULL;
+    if (rc == 0 && !d)
+        rc = lzs_error_set_sys(err, errno, "opendir %s", sn->snaps);
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || known(&ids, e->d_name))
+            continue;
+        char path[4500];
+        snprintf(path, sizeof(path), "%s/%s", sn->snaps, e->d_name);
+        rc = snap_dir_remove(path, err);
+        *removed += rc == 0;
+    }
+    if (d)
+        closedir(d);
+    free(ids.v);
+    return rc;
+}
