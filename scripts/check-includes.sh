@@ -12,6 +12,7 @@ declare -A owner=(
     ['<zlib.h>']=lib/zseek ['<zstd.h>']=lib/zseek ['<zdict.h>']=lib/zseek
     ['<sqlite3.h>']=lib/snapshot ['<json-c/']=lib/oci ['<openssl/']=lib/base
     ['<toml++/']=lib/config ['<microhttpd.h>']=tests
+    ['<containerd/']=lib/rpc ['<google/protobuf/']=lib/rpc  # C generated from proto/
 )
 # module -> the project modules it may include (besides itself)
 declare -A uses=(
