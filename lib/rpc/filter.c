@@ -103,11 +103,18 @@ static int fieldpath(struct selector *sel, const char **p, const char *filter, l
     return rc;
 }
 
+static void skip_blanks(const char **p)
+{
+    while (isspace((unsigned char)**p))
+        (*p)++;
+}
+
 static int selector(struct selector *sel, const char **p, const char *filter, lzs_error **err)
 {
     int rc = fieldpath(sel, p, filter, err);
     if (rc < 0)
         return rc;
+    skip_blanks(p);
     static const struct {
         const char *s;
         enum op op;
@@ -120,7 +127,8 @@ static int selector(struct selector *sel, const char **p, const char *filter, lz
         }
     if (sel->op == OP_PRESENT)
         return 0;
-    if (!(sel->value = token(p, ",", filter, err)))
+    skip_blanks(p);
+    if (!(sel->value = token(p, ", \t", filter, err)))
         return -EINVAL;
     if (sel->op == OP_MATCH) {
         if (regcomp(&sel->re, sel->value, REG_EXTENDED | REG_NOSUB) != 0)
@@ -134,8 +142,7 @@ static int selector(struct selector *sel, const char **p, const char *filter, lz
 static int alternative(struct alternative *a, const char *filter, lzs_error **err)
 {
     for (const char *p = filter; *p;) {
-        while (isspace((unsigned char)*p))
-            p++;
+        skip_blanks(&p);
         struct selector *v = lzs_realloc_array(a->v, a->n + 1, sizeof(*v));
         if (!v)
             return lzs_error_set(err, ENOMEM, "out of memory");
@@ -144,8 +151,7 @@ static int alternative(struct alternative *a, const char *filter, lzs_error **er
         int rc = selector(&v[a->n++], &p, filter, err);
         if (rc < 0)
             return rc;
-        while (isspace((unsigned char)*p))
-            p++;
+        skip_blanks(&p);
         if (*p && *p != ',')
             return lzs_error_set(err, EINVAL, "filter '%s': unexpected '%s'", filter, p);
         p += *p == ',';
@@ -180,8 +186,7 @@ static const char *field_of(const struct selector *s, const struct lzs_snap_info
                 return i->labels[k].value;
         return NULL;
     }
-    if (s->key)
-        return NULL;
+    /* the rest of a path after name, parent or kind is ignored, as containerd does */
     if (strcmp(s->field, "name") == 0)
         return i->key;
     if (strcmp(s->field, "parent") == 0)

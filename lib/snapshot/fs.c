@@ -9,31 +9,18 @@
 #define NFTW_FDS 32
 
 /* What a walk of nftw adds up; nftw takes no user data, and each thread walks on its own. */
+struct linked {
+    dev_t dev;
+    ino_t ino;
+    int64_t bytes;
+};
+
 static _Thread_local struct {
     int64_t size, inodes;
-    struct {
-        dev_t dev;
-        ino_t ino;
-    } * seen; /* inodes with more than one link, counted once */
-    size_t n_seen;
+    struct linked *v; /* inodes with more than one link: counted once, after the walk */
+    size_t n, cap;
     bool failed;
 } du;
-
-static bool seen_before(const struct stat *st)
-{
-    for (size_t i = 0; i < du.n_seen; i++)
-        if (du.seen[i].dev == st->st_dev && du.seen[i].ino == st->st_ino)
-            return true;
-    void *p = realloc(du.seen, (du.n_seen + 1) * sizeof(*du.seen));
-    if (!p) {
-        du.failed = true;
-        return true;
-    }
-    du.seen = p;
-    du.seen[du.n_seen].dev = st->st_dev;
-    du.seen[du.n_seen++].ino = st->st_ino;
-    return false;
-}
 
 static int du_one(const char *path, const struct stat *st, int type, struct FTW *f)
 {
@@ -43,21 +30,56 @@ static int du_one(const char *path, const struct stat *st, int type, struct FTW 
         du.failed = true;
         return 0;
     }
-    if (st->st_nlink > 1 && !S_ISDIR(st->st_mode) && seen_before(st))
+    if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
+        if (du.n == du.cap) {
+            size_t cap = du.cap ? 2 * du.cap : 256;
+            struct linked *v = lzs_realloc_array(du.v, cap, sizeof(*v));
+            if (!v) {
+                du.failed = true;
+                return 0;
+            }
+            du.v = v;
+            du.cap = cap;
+        }
+        du.v[du.n++] = (struct linked){st->st_dev, st->st_ino, (int64_t)st->st_blocks * 512};
         return 0;
+    }
     du.size += (int64_t)st->st_blocks * 512;
     du.inodes++;
     return 0;
 }
 
+static int by_inode(const void *a, const void *b)
+{
+    const struct linked *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Each hard-linked inode once. */
+static void add_linked(void)
+{
+    if (du.n)
+        qsort(du.v, du.n, sizeof(*du.v), by_inode);
+    for (size_t i = 0; i < du.n; i++) {
+        if (i && by_inode(&du.v[i - 1], &du.v[i]) == 0)
+            continue;
+        du.size += du.v[i].bytes;
+        du.inodes++;
+    }
+}
+
 int snap_dir_usage(const char *dir, int64_t *size, int64_t *inodes, lzs_error **err)
 {
     du.size = du.inodes = 0;
-    du.n_seen = 0;
+    du.n = du.cap = 0;
+    du.v = NULL;
     du.failed = false;
     int rc = nftw(dir, du_one, NFTW_FDS, FTW_PHYS | FTW_MOUNT);
-    free(du.seen);
-    du.seen = NULL;
+    add_linked();
+    free(du.v);
+    du.v = NULL;
     if (rc != 0 || du.failed)
         return lzs_error_set(err, EIO, "usage of %s: some entries could not be read", dir);
     *size = du.size;

@@ -132,14 +132,26 @@ static int label_delete(lzs_snapstore *s, int64_t id, const char *name, lzs_erro
     return sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, "labels", err);
 }
 
+/* containerd's limit on a label (name and value together). */
+#define LABEL_MAX 4096
+
+static int check_label(const char *name, const char *value, lzs_error **err)
+{
+    if (!name || !*name)
+        return lzs_error_set(err, EINVAL, "a label with an empty name");
+    if (strlen(name) + (value ? strlen(value) : 0) > LABEL_MAX)
+        return lzs_error_set(err, EINVAL, "label %.64s...: longer than %d bytes", name, LABEL_MAX);
+    return 0;
+}
+
 int snap_labels_set(lzs_snapstore *s, int64_t id, const struct lzs_snap_label *labels, size_t n,
                     lzs_error **err)
 {
     int rc = exec_id(s, "DELETE FROM labels WHERE id = ?", id, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!labels[i].name || !*labels[i].name)
-            return lzs_error_set(err, EINVAL, "a label with an empty name");
-        rc = label_put(s, id, labels[i].name, labels[i].value, err);
+        rc = check_label(labels[i].name, labels[i].value, err);
+        if (rc == 0 && labels[i].value && *labels[i].value) /* "" means none, as in containerd */
+            rc = label_put(s, id, labels[i].name, labels[i].value, err);
     }
     return rc;
 }
@@ -170,7 +182,10 @@ static int update_path(lzs_snapstore *s, int64_t id, const struct lzs_snap_info 
     if (strncmp(path, "labels.", 7) != 0 || !path[7])
         return lzs_error_set(err, EINVAL, "cannot update field '%s' of snapshot %s", path, in->key);
     const struct lzs_snap_label *l = find_label(in, path + 7);
-    return l ? label_put(s, id, l->name, l->value, err) : label_delete(s, id, path + 7, err);
+    if (!l || !l->value || !*l->value) /* absent or "": removed */
+        return label_delete(s, id, path + 7, err);
+    int rc = check_label(l->name, l->value, err);
+    return rc < 0 ? rc : label_put(s, id, l->name, l->value, err);
 }
 
 static int update_locked(lzs_snapstore *s, const struct lzs_snap_info *in, const char *const *paths,

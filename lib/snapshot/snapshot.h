@@ -43,11 +43,21 @@ int lzs_snapstore_open(lzs_snapstore **out, const char *path, lzs_error **err);
 void lzs_snapstore_close(lzs_snapstore *s);
 LZS_DEFINE_CLEANUP(lzs_snapstore, lzs_snapstore_close)
 
-/* A new active or view snapshot key on parent (NULL or "": none), which must be committed.
- * out (may be NULL) receives its record. */
+/* Work that must succeed for a new record to be kept: fn runs inside the creating transaction
+ * (it must not call the store), a failure rolls the record back; undo (may be NULL) reverts fn
+ * when the transaction fails after it. */
+struct lzs_snap_hook {
+    int (*fn)(int64_t id, int64_t parent_id, void *data, lzs_error **err);
+    void (*undo)(void *data);
+    void *data;
+};
+
+/* A new active or view snapshot key on parent (NULL or "": none), which must be committed;
+ * hook may be NULL. out (may be NULL) receives its record. */
 int lzs_snapstore_create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key,
                          const char *parent, const struct lzs_snap_label *labels, size_t n_labels,
-                         struct lzs_snap_info *out, lzs_error **err);
+                         const struct lzs_snap_hook *hook, struct lzs_snap_info *out,
+                         lzs_error **err);
 /* The record of key. */
 int lzs_snapstore_stat(lzs_snapstore *s, const char *key, struct lzs_snap_info *out,
                        lzs_error **err);

@@ -3,16 +3,21 @@
 #include "snapshot_i.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct lzs_snapshotter {
     char *root, *snaps; /* ROOT, ROOT/snapshots */
     lzs_snapstore *store;
-    bool index_off; /* the kernel's overlay knows index=: containerd passes index=off */
+    bool index_off;        /* the kernel's overlay knows index=: containerd passes index=off */
+    int lock_fd;           /* ROOT/lock, flock'd: one snapshotter per root */
+    pthread_rwlock_t dirs; /* creations (shared) against cleanup (exclusive) */
 };
 
 void lzs_snap_mounts_dispose(struct lzs_snap_mounts *m)
@@ -28,11 +33,28 @@ void lzs_snap_mounts_dispose(struct lzs_snap_mounts *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* ROOT/lock, held for the snapshotter's life. */
+static int lock_root(lzs_snapshotter *sn, lzs_error **err)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/lock", sn->root);
+    sn->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (sn->lock_fd < 0)
+        return lzs_error_set_sys(err, errno, "open %s", path);
+    if (flock(sn->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK
+                   ? lzs_error_set(err, EBUSY, "%s is in use by another lazysnapd", sn->root)
+                   : lzs_error_set_sys(err, errno, "lock %s", path);
+    return 0;
+}
+
 int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **err)
 {
     lzs_snapshotter *sn = calloc(1, sizeof(*sn));
     if (!sn)
         return lzs_error_set(err, ENOMEM, "out of memory");
+    sn->lock_fd = -1;
+    pthread_rwlock_init(&sn->dirs, NULL);
     char db[4200];
     int rc = 0;
     if (!(sn->root = strdup(root)) || asprintf(&sn->snaps, "%s/snapshots", root) < 0) {
@@ -41,6 +63,8 @@ int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **er
     }
     if (rc == 0)
         rc = lzs_mkdir_p(sn->snaps, 0700, err);
+    if (rc == 0)
+        rc = lock_root(sn, err);
     snprintf(db, sizeof(db), "%s/metadata.db", root);
     if (rc == 0)
         rc = lzs_snapstore_open(&sn->store, db, err);
@@ -58,6 +82,9 @@ void lzs_snapshotter_close(lzs_snapshotter *sn)
     if (!sn)
         return;
     lzs_snapstore_close(sn->store);
+    if (sn->lock_fd >= 0)
+        close(sn->lock_fd);
+    pthread_rwlock_destroy(&sn->dirs);
     free(sn->snaps);
     free(sn->root);
     free(sn);
@@ -195,25 +222,51 @@ static int make_new_dir(const lzs_snapshotter *sn, char *tmp, size_t len, lzs_er
     return rc;
 }
 
+/* Inside the creating transaction: the new directory takes its id's name; an upper fs takes
+ * the owner of its parent's fs (as containerd does: the container's root keeps the image's). */
+struct placing {
+    const lzs_snapshotter *sn;
+    const char *tmp;
+    char dir[4200];
+};
+
+static int place(int64_t id, int64_t parent_id, void *data, lzs_error **err)
+{
+    struct placing *p = data;
+    char fs[4300], parent_fs[4200];
+    struct stat st;
+    if (parent_id &&
+        stat(snap_path(p->sn, parent_id, "fs", parent_fs, sizeof(parent_fs)), &st) == 0) {
+        snprintf(fs, sizeof(fs), "%s/fs", p->tmp);
+        if (lchown(fs, st.st_uid, st.st_gid) < 0)
+            return lzs_error_set_sys(err, errno, "chown %s", fs);
+    }
+    if (rename(p->tmp, snap_path(p->sn, id, NULL, p->dir, sizeof(p->dir))) < 0)
+        return lzs_error_set_sys(err, errno, "rename %s to %s", p->tmp, p->dir);
+    return 0;
+}
+
+static void unplace(void *data)
+{
+    struct placing *p = data;
+    if (p->dir[0] && rename(p->dir, p->tmp) < 0) /* dir: set once placed */
+        snap_dir_remove(p->dir, NULL);
+}
+
 static int create(lzs_snapshotter *sn, enum lzs_snap_kind kind, const char *key, const char *parent,
                   const struct lzs_snap_label *labels, size_t n_labels,
                   struct lzs_snap_mounts *mounts, lzs_error **err)
 {
-    char tmp[4200], dir[4200];
-    struct lzs_snap_info i = {0};
+    char tmp[4200];
+    struct placing p = {.sn = sn, .tmp = tmp};
+    struct lzs_snap_hook hook = {place, unplace, &p};
+    pthread_rwlock_rdlock(&sn->dirs); /* cleanup must not take new-* or a fresh ID for orphans */
     int rc = make_new_dir(sn, tmp, sizeof(tmp), err);
     if (rc == 0)
-        rc = lzs_snapstore_create(sn->store, kind, key, parent, labels, n_labels, &i, err);
-    if (rc < 0) {
+        rc = lzs_snapstore_create(sn->store, kind, key, parent, labels, n_labels, &hook, NULL, err);
+    if (rc < 0)
         snap_dir_remove(tmp, NULL);
-        return rc;
-    }
-    if (rename(tmp, snap_path(sn, i.id, NULL, dir, sizeof(dir))) < 0) {
-        rc = lzs_error_set_sys(err, errno, "rename %s to %s", tmp, dir);
-        lzs_snapstore_remove(sn->store, key, NULL, NULL);
-        snap_dir_remove(tmp, NULL);
-    }
-    lzs_snap_info_dispose(&i);
+    pthread_rwlock_unlock(&sn->dirs);
     if (rc == 0 && mounts)
         rc = lzs_snapshotter_mounts(sn, key, mounts, err);
     return rc;
@@ -239,6 +292,10 @@ int lzs_snapshotter_commit(lzs_snapshotter *sn, const char *name, const char *ke
     struct lzs_snap_info i = {0};
     char fs[4200];
     int64_t size = 0, inodes = 0;
+    if (lzs_snapstore_stat(sn->store, name, &i, NULL) == 0) { /* first, as containerd does */
+        lzs_snap_info_dispose(&i);
+        return lzs_error_set(err, EEXIST, "snapshot %s already exists", name);
+    }
     int rc = lzs_snapstore_stat(sn->store, key, &i, err);
     if (rc == 0 && i.kind == LZS_SNAP_ACTIVE)
         rc = snap_dir_usage(snap_path(sn, i.id, "fs", fs, sizeof(fs)), &size, &inodes, err);
@@ -316,6 +373,7 @@ int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **er
 {
     struct id_list ids = {0};
     *removed = 0;
+    pthread_rwlock_wrlock(&sn->dirs); /* no creation between the ids and the directory list */
     int rc = lzs_snapstore_walk(sn->store, collect_id, &ids, err);
     if (rc == -ENOMEM)
         rc = lzs_error_set(err, ENOMEM, "out of memory");
@@ -332,6 +390,7 @@ int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **er
     }
     if (d)
         closedir(d);
+    pthread_rwlock_unlock(&sn->dirs);
     free(ids.v);
     return rc;
 }

@@ -29,7 +29,10 @@ static const char schema[] =
 
 int snap_db_error(lzs_snapstore *s, const char *what, lzs_error **err)
 {
-    return lzs_error_set(err, EIO, "snapshot db %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    int code = sqlite3_errcode(s->db);
+    /* busy or locked past the timeout: worth a retry (UNAVAILABLE to containerd) */
+    int e = code == SQLITE_BUSY || code == SQLITE_LOCKED ? EAGAIN : EIO;
+    return lzs_error_set(err, e, "snapshot db %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
 sqlite3_stmt *snap_prepare(lzs_snapstore *s, const char *sql, lzs_error **err)
@@ -138,13 +141,23 @@ static int insert(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key, in
     return step_done(s, st, "insert", err);
 }
 
+static bool exists(lzs_snapstore *s, const char *key)
+{
+    struct lzs_snap_info i = {0};
+    bool yes = snap_info_get(s, key, &i, NULL) == 0;
+    lzs_snap_info_dispose(&i);
+    return yes;
+}
+
 static int create_locked(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key,
                          const char *parent, const struct lzs_snap_label *labels, size_t n,
-                         lzs_error **err)
+                         const struct lzs_snap_hook *hook, lzs_error **err)
 {
-    struct lzs_snap_info p = {0}, existing = {0};
+    struct lzs_snap_info p = {0};
     int64_t parent_id = 0;
     int rc = 0;
+    if (exists(s, key)) /* checked first, as containerd does */
+        return lzs_error_set(err, EEXIST, "snapshot %s already exists", key);
     if (parent && *parent) {
         rc = snap_info_get(s, parent, &p, err);
         if (rc == 0 && p.kind != LZS_SNAP_COMMITTED)
@@ -154,19 +167,19 @@ static int create_locked(lzs_snapstore *s, enum lzs_snap_kind kind, const char *
         if (rc < 0)
             return rc;
     }
-    if (snap_info_get(s, key, &existing, NULL) == 0) {
-        lzs_snap_info_dispose(&existing);
-        return lzs_error_set(err, EEXIST, "snapshot %s already exists", key);
-    }
     rc = insert(s, kind, key, parent_id, err);
+    int64_t id = sqlite3_last_insert_rowid(s->db);
     if (rc == 0)
-        rc = snap_labels_set(s, sqlite3_last_insert_rowid(s->db), labels, n, err);
+        rc = snap_labels_set(s, id, labels, n, err);
+    if (rc == 0 && hook)
+        rc = hook->fn(id, parent_id, hook->data, err);
     return rc;
 }
 
 int lzs_snapstore_create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key,
                          const char *parent, const struct lzs_snap_label *labels, size_t n_labels,
-                         struct lzs_snap_info *out, lzs_error **err)
+                         const struct lzs_snap_hook *hook, struct lzs_snap_info *out,
+                         lzs_error **err)
 {
     int rc = check_key("create", key, err);
     if (rc == 0 && kind != LZS_SNAP_ACTIVE && kind != LZS_SNAP_VIEW)
@@ -175,10 +188,13 @@ int lzs_snapstore_create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *
         rc = snap_begin(s, err);
     if (rc < 0)
         return rc;
-    rc = create_locked(s, kind, key, parent, labels, n_labels, err);
+    rc = create_locked(s, kind, key, parent, labels, n_labels, hook, err);
     if (rc == 0 && out)
         rc = snap_info_get(s, key, out, err);
-    return snap_end(s, rc, err);
+    rc = snap_end(s, rc, err);
+    if (rc < 0 && hook && hook->undo) /* rolled back: what the hook did goes too */
+        hook->undo(hook->data);
+    return rc;
 }
 
 static int parent_ids_locked(lzs_snapstore *s, const char *key, int64_t **ids, size_t *n,
@@ -233,7 +249,9 @@ static int commit_locked(lzs_snapstore *s, const char *key, const char *name,
                          const struct lzs_snap_label *labels, size_t n, int64_t size,
                          int64_t inodes, lzs_error **err)
 {
-    struct lzs_snap_info a = {0}, other = {0};
+    struct lzs_snap_info a = {0};
+    if (exists(s, name)) /* checked first, as containerd does */
+        return lzs_error_set(err, EEXIST, "snapshot %s already exists", name);
     int rc = snap_info_get(s, key, &a, err);
     int64_t id = a.id;
     if (rc == 0 && a.kind != LZS_SNAP_ACTIVE)
@@ -242,10 +260,6 @@ static int commit_locked(lzs_snapstore *s, const char *key, const char *name,
     lzs_snap_info_dispose(&a);
     if (rc < 0)
         return rc;
-    if (snap_info_get(s, name, &other, NULL) == 0) {
-        lzs_snap_info_dispose(&other);
-        return lzs_error_set(err, EEXIST, "snapshot %s already exists", name);
-    }
     lzs_cleanup(snap_finalizep) sqlite3_stmt *st = snap_prepare(
         s,
         "UPDATE snapshots SET key = ?, kind = ?, updated_ns = ?, size = ?, inodes = ? WHERE id = ?",

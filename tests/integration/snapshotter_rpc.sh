@@ -144,8 +144,8 @@ got=$(list)
 [ "$got" = "default/2/rootfs default/3/view sha256:A" ] && ok || bad "List: '$got'"
 got=$(list 'labels."containerd.io/snapshot.ref"==sha256:A,parent==""')
 [ "$got" = "sha256:A" ] && ok || bad "List by snapshot.ref and parent: '$got'"
-got=$(list 'kind==active')
-[ "$got" = "default/2/rootfs" ] && ok || bad "List kind==active: '$got'"
+got=$(list 'kind == active')
+[ "$got" = "default/2/rootfs" ] && ok || bad "List kind == active: '$got'"
 got=$(list 'name~=^default/', 'labels.gc==keep')
 [ "$got" = "default/2/rootfs default/3/view sha256:A" ] && ok || bad "List alternatives: '$got'"
 got=$(list 'labels.gc!=keep')

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The call fails with -code and a message holding needle; err is cleared for the next one. */
@@ -28,7 +29,7 @@ static lzs_snapstore *open_store(void)
 static void create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key, const char *parent)
 {
     lzs_autoerr lzs_error *err = NULL;
-    ASSERT_OK(lzs_snapstore_create(s, kind, key, parent, NULL, 0, NULL, &err), err);
+    ASSERT_OK(lzs_snapstore_create(s, kind, key, parent, NULL, 0, NULL, NULL, &err), err);
 }
 
 LZS_TEST(test_snapshot__kinds_parents_and_commit)
@@ -36,8 +37,9 @@ LZS_TEST(test_snapshot__kinds_parents_and_commit)
     lzs_cleanup(lzs_snapstore_closep) lzs_snapstore *s = open_store();
     lzs_autoerr lzs_error *err = NULL;
     struct lzs_snap_info i = {0};
-    ASSERT_OK(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "ns/1/extract-a", "", NULL, 0, &i, &err),
-              err);
+    ASSERT_OK(
+        lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "ns/1/extract-a", "", NULL, 0, NULL, &i, &err),
+        err);
     ASSERT_EQ(i.kind, LZS_SNAP_ACTIVE);
     ASSERT_STR_EQ(i.parent, "");
     int64_t id = i.id;
@@ -66,16 +68,16 @@ LZS_TEST(test_snapshot__kinds_parents_and_commit)
     ASSERT_EQ(n, 0);
     free(ids);
     /* what containerd's store refuses */
-    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "x", "rootfs", NULL, 0, NULL, &err), err,
+    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "x", "rootfs", NULL, 0, NULL, NULL, &err), err,
             EINVAL, "parent rootfs is not a committed snapshot");
-    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "x", "nope", NULL, 0, NULL, &err), err, ENOENT,
-            "snapshot nope does not exist");
-    REFUSED(lzs_snapstore_create(s, LZS_SNAP_VIEW, "rootfs", "", NULL, 0, NULL, &err), err, EEXIST,
-            "snapshot rootfs already exists");
-    REFUSED(lzs_snapstore_create(s, LZS_SNAP_COMMITTED, "c", "", NULL, 0, NULL, &err), err, EINVAL,
-            "a new snapshot is active or a view");
-    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "", "", NULL, 0, NULL, &err), err, EINVAL,
-            "an empty key");
+    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "x", "nope", NULL, 0, NULL, NULL, &err), err,
+            ENOENT, "snapshot nope does not exist");
+    REFUSED(lzs_snapstore_create(s, LZS_SNAP_VIEW, "rootfs", "", NULL, 0, NULL, NULL, &err), err,
+            EEXIST, "snapshot rootfs already exists");
+    REFUSED(lzs_snapstore_create(s, LZS_SNAP_COMMITTED, "c", "", NULL, 0, NULL, NULL, &err), err,
+            EINVAL, "a new snapshot is active or a view");
+    REFUSED(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "", "", NULL, 0, NULL, NULL, &err), err,
+            EINVAL, "an empty key");
     REFUSED(lzs_snapstore_commit(s, "view", "v2", NULL, 0, 0, 0, &err), err, EBUSY,
             "snapshot view is view, not active");
     REFUSED(lzs_snapstore_commit(s, "rootfs", "sha256:a", NULL, 0, 0, 0, &err), err, EEXIST,
@@ -101,7 +103,7 @@ LZS_TEST(test_snapshot__labels_by_field_path)
                                  {(char *)"a", (char *)"1"},
                                  {(char *)"b", (char *)"2"}};
     struct lzs_snap_info i = {0}, in = {.key = (char *)"k"};
-    ASSERT_OK(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "k", NULL, l, 3, &i, &err), err);
+    ASSERT_OK(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "k", NULL, l, 3, NULL, &i, &err), err);
     ASSERT_EQ(i.n_labels, 3);
     ASSERT_STR_EQ(i.labels[0].name, "a"); /* sorted by name */
     int64_t updated = i.updated_ns;
@@ -156,7 +158,7 @@ LZS_TEST(test_snapshot__persists_and_never_reuses_ids)
     ASSERT_OK(lzs_snapstore_stat(s, "b", &i, &err), err);
     ASSERT_STR_EQ(i.parent, "A");
     lzs_snap_info_dispose(&i);
-    ASSERT_OK(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "d", NULL, NULL, 0, &i, &err), err);
+    ASSERT_OK(lzs_snapstore_create(s, LZS_SNAP_ACTIVE, "d", NULL, NULL, 0, NULL, &i, &err), err);
     ASSERT(i.id > gone); /* a removed snapshot's directories are never someone else's */
     lzs_snap_info_dispose(&i);
     create(s, LZS_SNAP_ACTIVE, "e", NULL);
@@ -379,4 +381,92 @@ LZS_TEST(test_snapshot__cleanup_removes_what_no_record_names)
     ASSERT(has_file(fs_of(id_of(sn, "kept")), "."));
     ASSERT_OK(lzs_snapshotter_cleanup(sn, &removed, &err), err);
     ASSERT_EQ(removed, 0);
+}
+
+LZS_TEST(test_snapshot__containerd_details)
+{
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_snapshotter();
+    lzs_snapstore *s = lzs_snapshotter_store(sn);
+    lzs_autoerr lzs_error *err = NULL;
+    /* one snapshotter per root */
+    lzs_snapshotter *other = NULL;
+    REFUSED(lzs_snapshotter_open(&other, lzs_test_path("root"), &err), err, EBUSY,
+            "in use by another lazysnapd");
+    /* "" is no label; a label is at most 4096 bytes */
+    char big[5000];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    struct lzs_snap_label l[] = {{(char *)"empty", (char *)""}, {(char *)"big", big}};
+    REFUSED(lzs_snapshotter_prepare(sn, "k", NULL, l, 2, NULL, &err), err, EINVAL,
+            "longer than 4096 bytes");
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "k", NULL, l, 1, NULL, &err), err);
+    struct lzs_snap_info i;
+    ASSERT_OK(lzs_snapstore_stat(s, "k", &i, &err), err);
+    ASSERT_EQ(i.n_labels, 0);
+    lzs_snap_info_dispose(&i);
+    /* which error wins, as in containerd: the key's existence first */
+    REFUSED(lzs_snapshotter_prepare(sn, "k", "missing", NULL, 0, NULL, &err), err, EEXIST,
+            "already exists");
+    /* the upper fs takes its parent's owner; hard links count once */
+    char f[4300], g[4300];
+    snprintf(f, sizeof(f), "%s/f", fs_of(id_of(sn, "k")));
+    snprintf(g, sizeof(g), "%s/g", fs_of(id_of(sn, "k")));
+    lzs_test_write_file(f, "linked twice", 12);
+    ASSERT_EQ(link(f, g), 0);
+    int64_t size, inodes;
+    ASSERT_OK(lzs_snapshotter_usage(sn, "k", &size, &inodes, &err), err);
+    ASSERT_EQ(inodes, 2); /* fs/ and the one file */
+    if (geteuid() == 0)
+        ASSERT_EQ(chown(fs_of(id_of(sn, "k")), 1234, 5678), 0);
+    ASSERT_OK(lzs_snapshotter_commit(sn, "K", "k", NULL, 0, &err), err);
+    REFUSED(lzs_snapshotter_commit(sn, "K", "nope", NULL, 0, &err), err, EEXIST, "already exists");
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "c", "K", NULL, 0, NULL, &err), err);
+    struct stat st;
+    ASSERT_EQ(stat(fs_of(id_of(sn, "c")), &st), 0);
+    if (geteuid() == 0)
+        ASSERT(st.st_uid == 1234 && st.st_gid == 5678);
+}
+
+struct racer {
+    lzs_snapshotter *sn;
+    int k;
+};
+
+static void *prepare_some(void *p)
+{
+    struct racer *r = p;
+    for (int i = 0; i < 40; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "r%d/%d", r->k, i);
+        lzs_autoerr lzs_error *err = NULL;
+        ASSERT_OK(lzs_snapshotter_prepare(r->sn, key, NULL, NULL, 0, NULL, &err), err);
+    }
+    return NULL;
+}
+
+LZS_TEST(test_snapshot__cleanup_never_takes_a_snapshot_being_made)
+{
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_snapshotter();
+    pthread_t t[4];
+    struct racer r[4];
+    for (int k = 0; k < 4; k++) {
+        r[k] = (struct racer){sn, k};
+        ASSERT_EQ(pthread_create(&t[k], NULL, prepare_some, &r[k]), 0);
+    }
+    lzs_autoerr lzs_error *err = NULL;
+    size_t removed, total = 0;
+    for (int i = 0; i < 50; i++) {
+        ASSERT_OK(lzs_snapshotter_cleanup(sn, &removed, &err), err);
+        total += removed;
+    }
+    for (int k = 0; k < 4; k++)
+        pthread_join(t[k], NULL);
+    ASSERT_EQ(total, 0);
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < 40; i++) {
+            char key[64];
+            snprintf(key, sizeof(key), "r%d/%d", k, i);
+            ASSERT(has_file(fs_of(id_of(sn, key)), "."));
+        }
+    }
 }
