@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #define DEFAULT_WORKERS 16
+#define BATCH_TIMEOUT_S 120
 #define METHOD_PREFIX "/containerd.services.snapshots.v1.Snapshots/"
 
 struct rpc_worker {
@@ -31,12 +32,21 @@ struct lzs_rpc_server {
     lzs_snapshotter *sn;
 };
 
-/* One batch on the worker's queue, waited for (the worker has nothing else in flight). */
+/* One batch on the worker's queue, waited for (the worker has nothing else in flight). A client
+ * that stops reading holds a worker at most BATCH_TIMEOUT_S: then its call is cancelled. */
 static bool run_batch(struct rpc_worker *w, grpc_call *call, const grpc_op *ops, size_t n)
 {
     if (grpc_call_start_batch(call, ops, n, (void *)ops, NULL) != GRPC_CALL_OK)
         return false;
-    grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_seconds(BATCH_TIMEOUT_S, GPR_TIMESPAN));
+    grpc_event ev = grpc_completion_queue_next(w->cq, deadline, NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        LZS_WARN("rpc: a client stopped reading for %d s: cancelling its call", BATCH_TIMEOUT_S);
+        grpc_call_cancel(call, NULL);
+        grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        return false;
+    }
     return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
