@@ -5,9 +5,16 @@
 
 #include <ctype.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum op { OP_PRESENT, OP_EQ, OP_NE, OP_MATCH };
+
+/* Bounds that keep a regular expression's compiled size small: glibc's regcomp copies the
+ * operand of every + and {m,n}, so nested ones multiply. Its length, and a budget for the
+ * copies (every '+' counted, escaped or bracketed ones too: a conservative count). */
+#define REGEX_MAX_LEN 1024
+#define REGEX_BUDGET 256
 
 struct selector {
     char *field; /* name, parent, kind, labels */
@@ -103,6 +110,39 @@ static int fieldpath(struct selector *sel, const char **p, const char *filter, l
     return rc;
 }
 
+/* The largest count inside the first {m,n} of re (0 without one); -1 when there are several. */
+static long largest_count(const char *re)
+{
+    const char *brace = strchr(re, '{');
+    if (!brace)
+        return 0;
+    if (strchr(brace + 1, '{'))
+        return -1;
+    long most = 1;
+    for (const char *p = brace; *p && *p != '}'; p++)
+        if (isdigit((unsigned char)*p) && (p == brace || !isdigit((unsigned char)p[-1]))) {
+            long n = strtol(p, NULL, 10);
+            most = n > most ? n : most;
+        }
+    return most;
+}
+
+/* Refuse what could make regcomp's copies blow up: the product of 2 per '+' and the largest
+ * {m,n} count must stay within REGEX_BUDGET. */
+static int check_regex(const char *re, const char *filter, lzs_error **err)
+{
+    if (strlen(re) > REGEX_MAX_LEN)
+        return lzs_error_set(err, EINVAL, "filter '%.64s...': a regular expression over %d bytes",
+                             filter, REGEX_MAX_LEN);
+    long count = largest_count(re), budget = 1;
+    for (const char *p = re; *p && budget <= REGEX_BUDGET; p++)
+        budget *= *p == '+' ? 2 : 1;
+    if (count < 0 || count > REGEX_BUDGET || budget * (count ? count : 1) > REGEX_BUDGET)
+        return lzs_error_set(
+            err, EINVAL, "filter '%.64s': a regular expression with too many repetitions", filter);
+    return 0;
+}
+
 static void skip_blanks(const char **p)
 {
     while (isspace((unsigned char)**p))
@@ -131,6 +171,9 @@ static int selector(struct selector *sel, const char **p, const char *filter, lz
     if (!(sel->value = token(p, ", \t", filter, err)))
         return -EINVAL;
     if (sel->op == OP_MATCH) {
+        rc = check_regex(sel->value, filter, err);
+        if (rc < 0)
+            return rc;
         if (regcomp(&sel->re, sel->value, REG_EXTENDED | REG_NOSUB) != 0)
             return lzs_error_set(err, EINVAL, "filter '%s': bad regular expression '%s'", filter,
                                  sel->value);

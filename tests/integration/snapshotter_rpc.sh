@@ -125,6 +125,7 @@ refused Commit CommitSnapshotRequest 'name: "x" key: "default/3/view"' FAILED_PR
 refused Prepare PrepareSnapshotRequest 'key: "k2" parent: "default/2/rootfs"' INVALID_ARGUMENT 'not a committed snapshot'
 refused Update UpdateSnapshotRequest 'info { name: "sha256:A" } update_mask { paths: "parent" }' INVALID_ARGUMENT "cannot update field 'parent'"
 refused List ListSnapshotsRequest 'filters: "name~=("' INVALID_ARGUMENT 'bad regular expression'
+refused List ListSnapshotsRequest 'filters: "name~=a++++++++++"' INVALID_ARGUMENT 'too many repetitions'
 rc=0
 printf '\x12\x7f\x01' | /usr/bin/python3 "$client" "$sock" Prepare >/dev/null 2>rpc.err || rc=$?
 [ $rc -eq 3 ] && grep -q '^INVALID_ARGUMENT: malformed' rpc.err && ok || bad "a malformed request: exit $rc $(cat rpc.err)"
