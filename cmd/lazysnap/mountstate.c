@@ -80,22 +80,17 @@ int lzs_cli_mountstate_lock(const struct lzs_cli_mountstate *s, int *fd, lzs_err
     /* the server removes the file when it ends: a lock taken on a file removed meanwhile is
      * taken again on the new one */
     for (int tries = 0; tries < 10; tries++) {
-        *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (*fd < 0)
-            return lzs_error_set_sys(err, errno, "open %s", path);
-        if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-            rc = errno == EWOULDBLOCK
-                     ? lzs_error_set(err, EBUSY, "%s is being mounted by lazysnap", s->target)
-                     : lzs_error_set_sys(err, errno, "lock %s", path);
-            close(*fd);
-            *fd = -1;
+        rc = lzs_lock_try(path, 0644, fd, err);
+        if (rc == -EBUSY)
+            return lzs_error_set(err, EBUSY, "%s is being mounted by lazysnap", s->target);
+        if (rc < 0)
             return rc;
-        }
         struct stat a, b;
         if (fstat(*fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
             a.st_dev == b.st_dev)
             return 0;
         close(*fd);
+        *fd = -1;
     }
     *fd = -1;
     return lzs_error_set(err, EBUSY, "%s: its lock file keeps being replaced", path);

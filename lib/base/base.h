@@ -272,6 +272,10 @@ int lzs_read_all(int fd, struct lzs_buf *b, lzs_error **err);
 int lzs_file_read_all(const char *path, struct lzs_buf *b, lzs_error **err);
 /* mkdir -p; existing directories are fine. */
 int lzs_mkdir_p(const char *path, mode_t mode, lzs_error **err);
+/* Open (creating, with mode) the lock file at path and take an exclusive flock without waiting;
+ * *fd holds it. -EBUSY while another open file description holds it: err is left untouched, the
+ * caller says who is in the way. */
+int lzs_lock_try(const char *path, mode_t mode, int *fd, lzs_error **err);
 
 /* A file that becomes visible under its final name only when complete (temp + fsync + rename),
  * never half-written. */

@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 int lzs_write_full(int fd, const void *p, size_t n, lzs_error **err)
@@ -103,6 +104,17 @@ int lzs_file_read_all(const char *path, struct lzs_buf *b, lzs_error **err)
         return lzs_error_set_sys(err, errno, "%s", path);
     int rc = lzs_read_all(fd, b, err);
     return rc < 0 ? lzs_error_wrap(err, "%s", path) : 0;
+}
+
+int lzs_lock_try(const char *path, mode_t mode, int *fd, lzs_error **err)
+{
+    lzs_autoclose int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+    if (f < 0)
+        return lzs_error_set_sys(err, errno, "%s", path);
+    if (flock(f, LOCK_EX | LOCK_NB) < 0)
+        return errno == EWOULDBLOCK ? -EBUSY : lzs_error_set_sys(err, errno, "lock %s", path);
+    *fd = lzs_steal_fd(&f);
+    return 0;
 }
 
 int lzs_mkdir_p(const char *path, mode_t mode, lzs_error **err)

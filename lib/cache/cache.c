@@ -3,11 +3,9 @@
 
 #include <assert.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 static const char *const algo_dirs[] = {"sha256", "sha512"};
@@ -17,16 +15,10 @@ static int lock_root(const char *root, int *out, lzs_error **err)
     lzs_autofree char *path = NULL;
     if (asprintf(&path, "%s/lock", root) < 0)
         return lzs_error_set(err, ENOMEM, "out of memory");
-    lzs_autoclose int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return lzs_error_set_sys(err, errno, "cache %s", path);
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
-            return lzs_error_set(err, EBUSY, "cache %s: in use by another process", root);
-        return lzs_error_set_sys(err, errno, "cache %s: lock", path);
-    }
-    *out = lzs_steal_fd(&fd);
-    return 0;
+    int rc = lzs_lock_try(path, 0600, out, err);
+    if (rc == -EBUSY)
+        return lzs_error_set(err, EBUSY, "cache %s: in use by another process", root);
+    return rc < 0 ? lzs_error_wrap(err, "cache") : 0;
 }
 
 static void cache_free(lzs_cache *c)

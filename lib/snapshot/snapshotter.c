@@ -3,12 +3,10 @@
 #include "snapshot_i.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,14 +36,10 @@ static int lock_root(lzs_snapshotter *sn, lzs_error **err)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/lock", sn->root);
-    sn->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (sn->lock_fd < 0)
-        return lzs_error_set_sys(err, errno, "open %s", path);
-    if (flock(sn->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        return errno == EWOULDBLOCK
-                   ? lzs_error_set(err, EBUSY, "%s is in use by another lazysnapd", sn->root)
-                   : lzs_error_set_sys(err, errno, "lock %s", path);
-    return 0;
+    int rc = lzs_lock_try(path, 0600, &sn->lock_fd, err);
+    if (rc == -EBUSY)
+        return lzs_error_set(err, EBUSY, "%s is in use by another lazysnapd", sn->root);
+    return rc;
 }
 
 int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **err)
