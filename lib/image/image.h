@@ -95,7 +95,7 @@ int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **
 /* The same, keeping a registry's index in dir once downloaded (DIR/ALGO/HEX.index, HEX the
  * index blob's digest, stored uncompressed, and the sha256 of that copy in HEX.index.sha256), so
  * that later calls map it from there; a copy whose sha256 differs, that does not validate or that
- * describes another layer is fetched anew. Nothing evicts these files. */
+ * describes another layer is fetched anew. Nothing evicts these files. dir NULL: nothing kept. */
 int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
                               lzs_error **err);
 

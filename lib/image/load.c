@@ -76,47 +76,6 @@ static int fetch_index(lzs_image *img, const struct lzs_image_layer *l, struct l
     return rc;
 }
 
-static int load_remote(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
-                       lzs_error **err)
-{
-    struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
-    int rc = fetch_index(img, l, &raw, err);
-    if (rc == 0)
-        rc = lzs_index_load(out, raw.data, raw.len, err);
-    lzs_buf_dispose(&raw);
-    return rc;
-}
-
-static int load_checked(lzs_image *img, const struct lzs_image_layer *l, lzs_index **out,
-                        lzs_error **err)
-{
-    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
-    int rc;
-    if (l->source == LZS_IMAGE_SRC_LOCAL)
-        rc = lzs_index_open(&idx, l->local_path, err);
-    else
-        rc = load_remote(img, l, &idx, err);
-    if (rc == 0)
-        rc = check_describes(idx, &l->desc, err);
-    if (rc == 0)
-        *out = lzs_steal_ptr(&idx);
-    return rc;
-}
-
-int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err)
-{
-    const struct lzs_image_layer *l = &img->layers[i];
-    char ds[LZS_DIGEST_STR_MAX];
-    lzs_digest_format(&l->desc.digest, ds);
-    if (l->source == LZS_IMAGE_SRC_NONE)
-        return lzs_error_set(err, ENOENT, "layer %s has no index", ds);
-    int rc = load_checked(img, l, out, err);
-    if (rc < 0)
-        return lzs_error_wrap(err, "index of layer %s (from %s)", ds,
-                              lzs_image_source_name(l->source));
-    return 0;
-}
-
 /* sha256 of the file at path, streamed. */
 static int hash_file(const char *path, struct lzs_digest *out, lzs_error **err)
 {
@@ -140,29 +99,41 @@ static int hash_file(const char *path, struct lzs_digest *out, lzs_error **err)
     return rc;
 }
 
+/* The stored index at path, checked to describe layer l. */
+static int open_checked(const char *path, const struct lzs_image_layer *l, lzs_index **out,
+                        lzs_error **err)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    int rc = lzs_index_open(&idx, path, err);
+    if (rc == 0)
+        rc = check_describes(idx, &l->desc, err);
+    if (rc == 0)
+        *out = lzs_steal_ptr(&idx);
+    return rc;
+}
+
+/* "PATH.sha256", where the sha256 of a kept copy is recorded. */
+static const char *sum_path(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s.sha256", path);
+    return buf;
+}
+
 /* The copy in dir, when it is there, still has the sha256 recorded beside it (PATH.sha256) and
  * describes the layer. */
 static bool open_kept(const char *path, const struct lzs_image_layer *l, lzs_index **out)
 {
-    char sum_path[4200], hex[2 * LZS_SHA256_LEN + 1];
+    char sp[4200], hex[2 * LZS_SHA256_LEN + 1];
     struct lzs_buf sum = LZS_BUF_INIT(256);
     struct lzs_digest d;
-    snprintf(sum_path, sizeof(sum_path), "%s.sha256", path);
-    bool ok = lzs_file_read_all(sum_path, &sum, NULL) == 0 && hash_file(path, &d, NULL) == 0;
+    bool ok = lzs_file_read_all(sum_path(path, sp, sizeof(sp)), &sum, NULL) == 0 &&
+              hash_file(path, &d, NULL) == 0;
     if (ok) {
         lzs_hex_encode(d.bytes, LZS_SHA256_LEN, hex);
         ok = sum.len >= sizeof(hex) - 1 && memcmp(sum.data, hex, sizeof(hex) - 1) == 0;
     }
     lzs_buf_dispose(&sum);
-    lzs_index *idx = NULL;
-    if (!ok || lzs_index_open(&idx, path, NULL) < 0)
-        return false;
-    if (check_describes(idx, &l->desc, NULL) < 0) {
-        lzs_index_unref(idx);
-        return false;
-    }
-    *out = idx;
-    return true;
+    return ok && open_checked(path, l, out, NULL) == 0;
 }
 
 /* Keep raw at path, then its sha256 beside it (which makes the copy usable). */
@@ -170,7 +141,7 @@ static int keep(const char *dir, const struct lzs_image_layer *l, const char *pa
                 const struct lzs_buf *raw, lzs_error **err)
 {
     struct lzs_digest d;
-    char sum_path[4200], hex[2 * LZS_SHA256_LEN + 2];
+    char sp[4200], hex[2 * LZS_SHA256_LEN + 2];
     int rc = lzs_image_write_local(dir, &l->index_digest, raw->data, raw->len, err);
     if (rc == 0)
         rc = lzs_digest_buf(LZS_DIGEST_SHA256, raw->data, raw->len, &d, err);
@@ -178,21 +149,14 @@ static int keep(const char *dir, const struct lzs_image_layer *l, const char *pa
         return rc;
     lzs_hex_encode(d.bytes, LZS_SHA256_LEN, hex);
     hex[2 * LZS_SHA256_LEN] = '\n';
-    snprintf(sum_path, sizeof(sum_path), "%s.sha256", path);
-    return lzs_file_write_atomic(sum_path, hex, sizeof(hex) - 1, 0644, err);
+    return lzs_file_write_atomic(sum_path(path, sp, sizeof(sp)), hex, sizeof(hex) - 1, 0644, err);
 }
 
-int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
-                              lzs_error **err)
+/* The published index of layer l, checked to describe it; kept at keep_path in keep_dir when
+ * those are given (a copy that cannot be kept is only a lost shortcut). */
+static int load_remote(lzs_image *img, const struct lzs_image_layer *l, const char *keep_dir,
+                       const char *keep_path, lzs_index **out, lzs_error **err)
 {
-    const struct lzs_image_layer *l = &img->layers[i];
-    if (l->source != LZS_IMAGE_SRC_REFERRERS && l->source != LZS_IMAGE_SRC_TAG)
-        return lzs_image_load_index(img, i, out, err);
-    lzs_autofree char *path = lzs_image_local_path(dir, &l->index_digest);
-    if (!path)
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    if (open_kept(path, l, out))
-        return 0;
     struct lzs_buf raw = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
     lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
     int rc = fetch_index(img, l, &raw, err);
@@ -200,20 +164,52 @@ int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_ind
         rc = lzs_index_load(&idx, raw.data, raw.len, err);
     if (rc == 0)
         rc = check_describes(idx, &l->desc, err);
-    if (rc == 0) {
-        /* served from memory this time; a copy that cannot be kept is only a lost shortcut */
+    if (rc == 0 && keep_dir) {
         lzs_autoerr lzs_error *e = NULL;
-        if (keep(dir, l, path, &raw, &e) < 0)
+        if (keep(keep_dir, l, keep_path, &raw, &e) < 0)
             LZS_WARN("keep the index of a layer: %s", lzs_error_msg(e));
-        *out = lzs_steal_ptr(&idx);
     }
+    if (rc == 0)
+        *out = lzs_steal_ptr(&idx);
     lzs_buf_dispose(&raw);
+    return rc;
+}
+
+/* lzs_image_load_index, keeping a registry's index in keep_dir unless it is NULL. */
+static int load_index(lzs_image *img, size_t i, const char *keep_dir, lzs_index **out,
+                      lzs_error **err)
+{
+    const struct lzs_image_layer *l = &img->layers[i];
     char ds[LZS_DIGEST_STR_MAX];
+    lzs_digest_format(&l->desc.digest, ds);
+    if (l->source == LZS_IMAGE_SRC_NONE)
+        return lzs_error_set(err, ENOENT, "layer %s has no index", ds);
+    bool registry = l->source == LZS_IMAGE_SRC_REFERRERS || l->source == LZS_IMAGE_SRC_TAG;
+    lzs_autofree char *path = NULL;
+    if (keep_dir && registry) {
+        if (!(path = lzs_image_local_path(keep_dir, &l->index_digest)))
+            return lzs_error_set(err, ENOMEM, "out of memory");
+        if (open_kept(path, l, out))
+            return 0;
+    }
+    int rc = l->source == LZS_IMAGE_SRC_LOCAL
+                 ? open_checked(l->local_path, l, out, err)
+                 : load_remote(img, l, path ? keep_dir : NULL, path, out, err);
     if (rc < 0)
-        return lzs_error_wrap(err, "index of layer %s (from %s)",
-                              lzs_digest_format(&l->desc.digest, ds),
+        return lzs_error_wrap(err, "index of layer %s (from %s)", ds,
                               lzs_image_source_name(l->source));
     return 0;
+}
+
+int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **err)
+{
+    return load_index(img, i, NULL, out, err);
+}
+
+int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
+                              lzs_error **err)
+{
+    return load_index(img, i, dir, out, err);
 }
 
 /* ---- building ------------------------------------------------------------------------------- */

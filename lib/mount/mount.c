@@ -35,8 +35,7 @@ static int layer_source(lzs_image *img, size_t i, const struct lzs_mount_opts *o
     ml->indexed = il->source != LZS_IMAGE_SRC_NONE;
     if (!ml->indexed)
         return lzs_image_fetch_whole(img, i, o->whole_dir, idx, blob, err);
-    int rc = o->index_dir ? lzs_image_load_index_kept(img, i, o->index_dir, idx, err)
-                          : lzs_image_load_index(img, i, idx, err);
+    int rc = lzs_image_load_index_kept(img, i, o->index_dir, idx, err);
     if (rc == 0)
         rc = lzs_image_open_layer_blob(img, i, blob, err);
     return rc;
