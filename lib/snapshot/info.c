@@ -105,7 +105,7 @@ static int exec_id(lzs_snapstore *s, const char *sql, int64_t id, lzs_error **er
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, "labels", err);
+    return snap_step_done(s, st, "labels", err);
 }
 
 static int label_put(lzs_snapstore *s, int64_t id, const char *name, const char *value,
@@ -118,7 +118,7 @@ static int label_put(lzs_snapstore *s, int64_t id, const char *name, const char 
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value ? value : "", -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, "labels", err);
+    return snap_step_done(s, st, "labels", err);
 }
 
 static int label_delete(lzs_snapstore *s, int64_t id, const char *name, lzs_error **err)
@@ -129,7 +129,7 @@ static int label_delete(lzs_snapstore *s, int64_t id, const char *name, lzs_erro
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, "labels", err);
+    return snap_step_done(s, st, "labels", err);
 }
 
 /* containerd's limit on a label (name and value together). */
@@ -208,7 +208,7 @@ static int update_locked(lzs_snapstore *s, const struct lzs_snap_info *in, const
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, snap_now());
         sqlite3_bind_int64(st, 2, id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, "update", err);
+        rc = snap_step_done(s, st, "update", err);
     }
     return rc;
 }
@@ -216,9 +216,9 @@ static int update_locked(lzs_snapstore *s, const struct lzs_snap_info *in, const
 int lzs_snapstore_update(lzs_snapstore *s, const struct lzs_snap_info *in, const char *const *paths,
                          size_t n_paths, struct lzs_snap_info *out, lzs_error **err)
 {
-    if (!in->key || !*in->key)
-        return lzs_error_set(err, EINVAL, "update: an empty key");
-    int rc = snap_begin(s, err);
+    int rc = snap_check_key("update", in->key, err);
+    if (rc == 0)
+        rc = snap_begin(s, err);
     if (rc < 0)
         return rc;
     rc = update_locked(s, in, paths, n_paths, err);

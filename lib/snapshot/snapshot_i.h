@@ -23,6 +23,11 @@ static inline void snap_finalizep(sqlite3_stmt **st)
     sqlite3_finalize(*st);
 }
 
+/* Run st (bound) to completion: 0, or the database's error about what. */
+int snap_step_done(lzs_snapstore *s, sqlite3_stmt *st, const char *what, lzs_error **err);
+/* EINVAL "WHAT: an empty key" unless key is a non-empty string. */
+int snap_check_key(const char *what, const char *key, lzs_error **err);
+
 /* The record with column values of row st (id, key, parent key, kind, created, updated, size,
  * inodes), labels loaded. */
 int snap_info_from_row(lzs_snapstore *s, sqlite3_stmt *st, struct lzs_snap_info *out,

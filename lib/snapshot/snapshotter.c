@@ -286,15 +286,13 @@ int lzs_snapshotter_commit(lzs_snapshotter *sn, const char *name, const char *ke
     struct lzs_snap_info i = {0};
     char fs[4200];
     int64_t size = 0, inodes = 0;
-    if (lzs_snapstore_stat(sn->store, name, &i, NULL) == 0) { /* first, as containerd does */
-        lzs_snap_info_dispose(&i);
-        return lzs_error_set(err, EEXIST, "snapshot %s already exists", name);
-    }
-    int rc = lzs_snapstore_stat(sn->store, key, &i, err);
-    if (rc == 0 && i.kind == LZS_SNAP_ACTIVE)
+    int rc = 0;
+    /* the usage of an active snapshot; what cannot be committed (a missing or inactive key, a
+     * name taken) the store refuses, in containerd's order */
+    if (lzs_snapstore_stat(sn->store, key, &i, NULL) == 0 && i.kind == LZS_SNAP_ACTIVE)
         rc = snap_dir_usage(snap_path(sn, i.id, "fs", fs, sizeof(fs)), &size, &inodes, err);
     lzs_snap_info_dispose(&i);
-    if (rc == 0) /* the store refuses what is not active */
+    if (rc == 0)
         rc = lzs_snapstore_commit(sn->store, key, name, labels, n_labels, size, inodes, err);
     return rc;
 }

@@ -108,13 +108,12 @@ int snap_end(lzs_snapstore *s, int rc, lzs_error **err)
     return rc;
 }
 
-/* Run st (bound) to completion. */
-static int step_done(lzs_snapstore *s, sqlite3_stmt *st, const char *what, lzs_error **err)
+int snap_step_done(lzs_snapstore *s, sqlite3_stmt *st, const char *what, lzs_error **err)
 {
     return sqlite3_step(st) == SQLITE_DONE ? 0 : snap_db_error(s, what, err);
 }
 
-static int check_key(const char *what, const char *key, lzs_error **err)
+int snap_check_key(const char *what, const char *key, lzs_error **err)
 {
     if (!key || !*key)
         return lzs_error_set(err, EINVAL, "%s: an empty key", what);
@@ -138,7 +137,7 @@ static int insert(lzs_snapstore *s, enum lzs_snap_kind kind, const char *key, in
     sqlite3_bind_int(st, 3, kind);
     sqlite3_bind_int64(st, 4, now);
     sqlite3_bind_int64(st, 5, now);
-    return step_done(s, st, "insert", err);
+    return snap_step_done(s, st, "insert", err);
 }
 
 static bool exists(lzs_snapstore *s, const char *key)
@@ -181,7 +180,7 @@ int lzs_snapstore_create(lzs_snapstore *s, enum lzs_snap_kind kind, const char *
                          const struct lzs_snap_hook *hook, struct lzs_snap_info *out,
                          lzs_error **err)
 {
-    int rc = check_key("create", key, err);
+    int rc = snap_check_key("create", key, err);
     if (rc == 0 && kind != LZS_SNAP_ACTIVE && kind != LZS_SNAP_VIEW)
         rc = lzs_error_set(err, EINVAL, "snapshot %s: a new snapshot is active or a view", key);
     if (rc == 0)
@@ -272,7 +271,7 @@ static int commit_locked(lzs_snapstore *s, const char *key, const char *name,
     sqlite3_bind_int64(st, 4, size);
     sqlite3_bind_int64(st, 5, inodes);
     sqlite3_bind_int64(st, 6, id);
-    rc = step_done(s, st, "commit", err);
+    rc = snap_step_done(s, st, "commit", err);
     if (rc == 0)
         rc = snap_labels_set(s, id, labels, n, err);
     return rc;
@@ -282,9 +281,9 @@ int lzs_snapstore_commit(lzs_snapstore *s, const char *key, const char *name,
                          const struct lzs_snap_label *labels, size_t n_labels, int64_t size,
                          int64_t inodes, lzs_error **err)
 {
-    int rc = check_key("commit", key, err);
+    int rc = snap_check_key("commit", key, err);
     if (rc == 0)
-        rc = check_key("commit", name, err);
+        rc = snap_check_key("commit", name, err);
     if (rc == 0)
         rc = snap_begin(s, err);
     if (rc < 0)
@@ -322,7 +321,7 @@ static int remove_locked(lzs_snapstore *s, const char *key, struct lzs_snap_info
         rc = -EIO;
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, removed->id);
-        rc = step_done(s, st, "remove", err);
+        rc = snap_step_done(s, st, "remove", err);
     }
     return rc;
 }
@@ -331,7 +330,7 @@ int lzs_snapstore_remove(lzs_snapstore *s, const char *key, struct lzs_snap_info
                          lzs_error **err)
 {
     struct lzs_snap_info gone = {0};
-    int rc = check_key("remove", key, err);
+    int rc = snap_check_key("remove", key, err);
     if (rc == 0)
         rc = snap_begin(s, err);
     if (rc < 0)
