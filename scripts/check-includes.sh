@@ -5,9 +5,11 @@ set -euo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root"
 
-# header prefix -> the only folder allowed to include it
+# header prefix -> the only folders allowed to include it (gRPC: the snapshots server and the CRI
+# client, each wrapping it behind its own header)
 declare -A owner=(
-    ['<curl/']=lib/registry ['<fuse']=lib/fusefs ['<grpc/']=lib/rpc ['<protobuf-c/']=lib/rpc
+    ['<curl/']=lib/registry ['<fuse']=lib/fusefs ['<grpc/']="lib/rpc lib/cri"
+    ['<protobuf-c/']="lib/rpc lib/cri" ['<k8s/']=lib/cri
     ['<archive.h>']=lib/archive ['<archive_entry.h>']=lib/archive
     ['<zlib.h>']=lib/zseek ['<zstd.h>']=lib/zseek ['<zdict.h>']=lib/zseek
     ['<sqlite3.h>']=lib/snapshot ['<json-c/']=lib/oci ['<openssl/']=lib/base
@@ -22,15 +24,20 @@ declare -A uses=(
     [image]="base config oci registry blob zseek index archive cache layer"
     [fusefs]="base index layer"
     [mount]="base config oci registry blob zseek index archive cache layer image fusefs"
-    [snapshot]="base oci" [rpc]="base snapshot"
+    [snapshot]="base oci" [rpc]="base snapshot" [cri]="base"
 )
 
 bad=0
 while IFS= read -r -d '' f; do
     while IFS=: read -r line text; do
         for prefix in "${!owner[@]}"; do
-            if [[ "$text" == *"#include $prefix"* && "$f" != "${owner[$prefix]}"/* ]]; then
-                echo "$f:$line: $prefix... may only be included in ${owner[$prefix]}/" >&2
+            [[ "$text" == *"#include $prefix"* ]] || continue
+            ok=0
+            for dir in ${owner[$prefix]}; do
+                if [[ "$f" == "$dir"/* ]]; then ok=1; fi
+            done
+            if [ $ok -eq 0 ]; then
+                echo "$f:$line: $prefix... may only be included in ${owner[$prefix]// //, }/" >&2
                 bad=1
             fi
         done

@@ -51,6 +51,7 @@ int lzs_cli_ls(int argc, char **argv);
 int lzs_cli_mount(int argc, char **argv);
 int lzs_cli_umount(int argc, char **argv);
 int lzs_cli_stat(int argc, char **argv);
+int lzs_cli_pull(int argc, char **argv);
 
 /* Run the verb named by argv[0] from verbs[]; usage error naming `group` otherwise. */
 int lzs_cli_dispatch(const char *group, const struct lzs_cli_verb *verbs, size_t n, int argc,

@@ -13,6 +13,7 @@ static const struct lzs_cli_verb verbs[] = {
     {"mount", "mount an image read-only, fetched lazily: mount REF DIR", lzs_cli_mount},
     {"umount", "unmount what mount mounted: umount DIR", lzs_cli_umount},
     {"stat", "bytes fetched and local per layer of a mount: stat DIR", lzs_cli_stat},
+    {"pull", "have containerd pull an image through CRI: pull REF [--address SOCK]", lzs_cli_pull},
     {"version", "print the version", lzs_cli_version},
 };
 
