@@ -25,6 +25,7 @@ declare -A uses=(
     [fusefs]="base index layer"
     [mount]="base config oci registry blob zseek index archive cache layer image fusefs"
     [snapshot]="base oci" [rpc]="base snapshot" [cri]="base"
+    [remote]="base config oci registry blob zseek index archive cache layer image fusefs mount snapshot"
 )
 
 bad=0

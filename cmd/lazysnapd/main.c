@@ -1,6 +1,8 @@
 /* lazysnapd: the containerd remote snapshotter daemon. Arguments, configuration, wiring, signals.
  */
 #include "base/base.h"
+#include "config/config.h"
+#include "remote/remote.h"
 #include "rpc/rpc.h"
 #include "snapshot/snapshot.h"
 
@@ -9,18 +11,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_ADDRESS "/run/lazysnap/lazysnapd.sock"
-#define DEFAULT_ROOT "/var/lib/lazysnap"
-#define DEFAULT_CONFIG "/etc/lazysnap/config.toml"
+#define DEFAULT_ADDRESS LZS_CONFIG_DEFAULT_ADDRESS
+#define DEFAULT_ROOT LZS_CONFIG_DEFAULT_ROOT
+#define DEFAULT_CONFIG LZS_CONFIG_DEFAULT_PATH
 
 static void print_help(FILE *out)
 {
     fprintf(out,
             "usage: lazysnapd [OPTIONS]\n\n"
             "The lazysnap containerd remote snapshotter (proxy plugin 'lazysnap').\n\n"
-            "  --address PATH      gRPC unix socket (default " DEFAULT_ADDRESS ")\n"
-            "  --root DIR          state directory (default " DEFAULT_ROOT ")\n"
-            "  --config FILE       configuration file (default " DEFAULT_CONFIG "; not read yet)\n"
+            "  --address PATH      gRPC unix socket (default: the config's address, "
+            "else " DEFAULT_ADDRESS ")\n"
+            "  --root DIR          state directory (default: the config's root, else " DEFAULT_ROOT
+            ")\n"
+            "  --config FILE       configuration file (default " DEFAULT_CONFIG ", if present)\n"
+            "  --hosts-dir DIR     containerd registry hosts directory (hosts.toml; default: the\n"
+            "                      config's hosts_dir)\n"
             "  --log-level LEVEL   error, warn, info, debug or trace (default info)\n"
             "  --log-format FMT    text or json (default text)\n"
             "  -h, --help          show this help\n"
@@ -41,18 +47,8 @@ static int usage_error(const char *fmt, ...)
 }
 
 struct options {
-    const char *address;
-    const char *root;
-    const char *config;
+    const char *address, *root, *config, *hosts_dir, *log_level, *log_format;
 };
-
-static int parse_log_option(int opt, const char *value)
-{
-    const char *name = opt == 'l' ? "level" : "format";
-    if (lzs_log_set_option(name, value) < 0)
-        return usage_error("invalid --log-%s '%s'", name, value);
-    return 0;
-}
 
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -63,13 +59,13 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"address", required_argument, NULL, 'a'},
         {"root", required_argument, NULL, 'r'},
         {"config", required_argument, NULL, 'c'},
+        {"hosts-dir", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     for (int opt; (opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1;) {
-        int rc;
         switch (opt) {
         case 'h':
             print_help(stdout);
@@ -86,10 +82,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'c':
             o->config = optarg;
             break;
+        case 'H':
+            o->hosts_dir = optarg;
+            break;
         case 'l':
         case 'f':
-            if ((rc = parse_log_option(opt, optarg)) != 0)
-                return rc;
+            if (lzs_log_set_option(opt == 'l' ? "level" : "format", optarg) < 0)
+                return usage_error("invalid --log-%s '%s'", opt == 'l' ? "level" : "format",
+                                   optarg);
+            *(opt == 'l' ? &o->log_level : &o->log_format) = optarg;
             break;
         default:
             return usage_error("unknown option or missing value '%s'", argv[optind - 1]);
@@ -100,33 +101,96 @@ static int parse_args(int argc, char **argv, struct options *o)
     return -1;
 }
 
-/* Serve until SIGTERM or SIGINT (blocked before any thread starts, taken by sigwait). */
-static int serve(const struct options *o, const sigset_t *sigs, lzs_error **err)
+/* The config file (optional at the default path), the command line over it. */
+static int load_config(struct options *o, struct lzs_config *cfg, lzs_error **err)
 {
-    char *slash = strrchr(o->address, '/');
-    if (slash && slash != o->address) {
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - o->address), o->address);
-        if (lzs_mkdir_p(dir, 0711, err) < 0)
-            return -1;
+    bool given = o->config != NULL;
+    int rc = lzs_config_init(cfg, err);
+    if (rc == 0)
+        rc = lzs_config_load(cfg, given ? o->config : DEFAULT_CONFIG,
+                             given ? 0 : LZS_CONFIG_OPTIONAL, err);
+    if (rc < 0)
+        return rc;
+    lzs_log_set_level(cfg->log_level);
+    lzs_log_set_format(cfg->log_format);
+    if (o->log_level)
+        lzs_log_set_option("level", o->log_level);
+    if (o->log_format)
+        lzs_log_set_option("format", o->log_format);
+    if (!o->address)
+        o->address = cfg->address ? cfg->address : DEFAULT_ADDRESS;
+    if (!o->root)
+        o->root = cfg->root ? cfg->root : DEFAULT_ROOT;
+    if (o->hosts_dir) {
+        char *h = strdup(o->hosts_dir);
+        if (!h)
+            return lzs_error_set(err, ENOMEM, "out of memory");
+        free(cfg->hosts_dir);
+        cfg->hosts_dir = h;
     }
-    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = NULL;
-    if (lzs_snapshotter_open(&sn, o->root, err) < 0)
-        return -1;
-    lzs_rpc_server *srv = NULL;
-    if (lzs_rpc_server_start(&srv, o->address, sn, NULL, err) < 0)
-        return -1;
-    LZS_INFO("serving snapshots of %s on %s", o->root, o->address);
+    return 0;
+}
+
+static int make_socket_dir(const char *address, lzs_error **err)
+{
+    const char *slash = strrchr(address, '/');
+    if (!slash || slash == address)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - address), address);
+    return lzs_mkdir_p(dir, 0711, err);
+}
+
+/* Remote snapshots left by the previous run, mounted again before containerd asks for them. */
+static int restore(lzs_snapshotter *sn, lzs_error **err)
+{
+    size_t mounted = 0, failed = 0;
+    int rc = lzs_snapshotter_restore(sn, &mounted, &failed, err);
+    if (rc == 0 && mounted + failed)
+        LZS_INFO("remote snapshots mounted again: %zu, failed (tried again when used): %zu",
+                 mounted, failed);
+    return rc;
+}
+
+static void wait_signal(const sigset_t *sigs)
+{
     int sig = 0;
     sigwait(sigs, &sig);
     LZS_INFO("signal %d: shutting down", sig);
+}
+
+/* Serve until SIGTERM or SIGINT (blocked before any thread starts, taken by sigwait). */
+static int serve(struct options *o, const sigset_t *sigs, lzs_error **err)
+{
+    struct lzs_config cfg = {0};
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = NULL;
+    lzs_cleanup(lzs_remote_freep) lzs_remote *remote = NULL;
+    int rc = load_config(o, &cfg, err);
+    if (rc == 0)
+        rc = make_socket_dir(o->address, err);
+    if (rc == 0)
+        rc = lzs_snapshotter_open(&sn, o->root, err);
+    if (rc == 0)
+        rc = lzs_remote_new(&remote, o->root, &cfg, err);
+    lzs_config_dispose(&cfg);
+    if (rc < 0)
+        return rc;
+    struct lzs_snap_remote hooks;
+    lzs_remote_hooks(remote, &hooks);
+    lzs_snapshotter_set_remote(sn, &hooks);
+    lzs_rpc_server *srv = NULL;
+    if ((rc = restore(sn, err)) < 0 ||
+        (rc = lzs_rpc_server_start(&srv, o->address, sn, NULL, err)) < 0)
+        return rc;
+    LZS_INFO("serving snapshots of %s on %s", o->root, o->address);
+    wait_signal(sigs);
     lzs_rpc_server_stop(srv);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    struct options o = {DEFAULT_ADDRESS, DEFAULT_ROOT, DEFAULT_CONFIG};
+    struct options o = {0};
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;

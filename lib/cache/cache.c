@@ -311,7 +311,7 @@ int lzs_cache_evict(lzs_cache *c, lzs_error **err)
     pthread_mutex_lock(&c->lock);
     int rc = scan(c, &es, err);
     uint64_t usage = entries_usage(&es);
-    if (rc == 0)
+    if (rc == 0 && es.n > 1)
         qsort(es.v, es.n, sizeof(*es.v), by_last_use);
     for (size_t i = 0; rc == 0 && i < es.n && usage > c->max_size; i++) {
         if (es.v[i].open)

@@ -41,8 +41,9 @@ static int layer_source(lzs_image *img, size_t i, const struct lzs_mount_opts *o
     return rc;
 }
 
-static int mount_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
-                       struct mount_layer *ml, lzs_error **err)
+/* Serve layer i of img through c at dir, an existing directory. */
+static int serve_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
+                       const char *dir, struct mount_layer *ml, lzs_error **err)
 {
     lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
     lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
@@ -56,19 +57,36 @@ static int mount_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_
     rc = lzs_layer_open(&ml->layer, idx, blob, c, &lo, err);
     if (rc < 0)
         return rc;
-    if (asprintf(&ml->dir, "%s/%zu", o->work_dir, i) < 0) {
-        ml->dir = NULL;
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    }
-    if (mkdir(ml->dir, 0700) < 0 && errno != EEXIST)
-        return lzs_error_set_sys(err, errno, "mkdir %s", ml->dir);
     char ds[LZS_DIGEST_STR_MAX], fsname[64];
     lzs_digest_format(&ml->digest, ds);
     snprintf(fsname, sizeof(fsname), "lazysnap:%.19s", ds);
     struct lzs_fusefs_source src;
     lzs_fusefs_source_lazy(ml->layer, &src);
     struct lzs_fusefs_opts fo = {.allow_other = o->allow_other, .fsname = fsname};
-    return lzs_fusefs_mount(&ml->fs, ml->dir, idx, &src, &fo, err);
+    return lzs_fusefs_mount(&ml->fs, dir, idx, &src, &fo, err);
+}
+
+static void mount_layer_dispose(struct mount_layer *ml)
+{
+    lzs_fusefs_unmount(ml->fs);
+    lzs_layer_close(ml->layer);
+    if (ml->dir)
+        rmdir(ml->dir);
+    free(ml->dir);
+    memset(ml, 0, sizeof(*ml));
+}
+
+/* Layer i at WORK/i. */
+static int mount_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
+                       struct mount_layer *ml, lzs_error **err)
+{
+    if (asprintf(&ml->dir, "%s/%zu", o->work_dir, i) < 0) {
+        ml->dir = NULL;
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    if (mkdir(ml->dir, 0700) < 0 && errno != EEXIST)
+        return lzs_error_set_sys(err, errno, "mkdir %s", ml->dir);
+    return serve_layer(img, i, c, o, ml->dir, ml, err);
 }
 
 /* The kernel takes one page of mount options. */
@@ -175,14 +193,8 @@ void lzs_mount_free(lzs_mount *m)
         LZS_WARN("unmount %s: %s; detaching it", m->target, lzs_strerror(errno, buf, sizeof(buf)));
         umount2(m->target, MNT_DETACH);
     }
-    for (size_t i = m->n; m->layers && i-- > 0;) {
-        struct mount_layer *ml = &m->layers[i];
-        lzs_fusefs_unmount(ml->fs);
-        lzs_layer_close(ml->layer);
-        if (ml->dir)
-            rmdir(ml->dir);
-        free(ml->dir);
-    }
+    for (size_t i = m->n; m->layers && i-- > 0;)
+        mount_layer_dispose(&m->layers[i]);
     free(m->layers);
     free(m->image);
     free(m->target);
@@ -194,12 +206,16 @@ size_t lzs_mount_layer_count(const lzs_mount *m)
     return m->n;
 }
 
-void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *out)
+static void layer_info(struct mount_layer *ml, struct lzs_mount_layer_info *out)
 {
-    struct mount_layer *ml = &m->layers[i];
     *out = (struct lzs_mount_layer_info){.digest = ml->digest, .indexed = ml->indexed};
     lzs_layer_stats(ml->layer, &out->stats);
     out->read_errors = lzs_fusefs_read_errors(ml->fs);
+}
+
+void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *out)
+{
+    layer_info(&m->layers[i], out);
 }
 
 int lzs_mount_sync(lzs_mount *m, lzs_error **err)
@@ -240,4 +256,43 @@ int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err)
     if (rc == 0)
         rc = lzs_buf_append_str(out, "]}\n", err);
     return rc;
+}
+
+/* ---- one layer (lazysnapd) ------------------------------------------------------------------ */
+
+struct lzs_layer_mount {
+    struct mount_layer ml;
+};
+
+int lzs_layer_mount_new(lzs_layer_mount **out, lzs_image *img, size_t i, lzs_cache *c,
+                        const char *dir, const struct lzs_mount_opts *opts, lzs_error **err)
+{
+    lzs_layer_mount *lm = calloc(1, sizeof(*lm));
+    if (!lm)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    int rc = serve_layer(img, i, c, opts, dir, &lm->ml, err);
+    if (rc < 0) {
+        lzs_layer_mount_free(lm);
+        return rc;
+    }
+    *out = lm;
+    return 0;
+}
+
+void lzs_layer_mount_free(lzs_layer_mount *lm)
+{
+    if (!lm)
+        return;
+    mount_layer_dispose(&lm->ml); /* ml.dir is NULL: the directory is the caller's */
+    free(lm);
+}
+
+void lzs_layer_mount_info(lzs_layer_mount *lm, struct lzs_mount_layer_info *out)
+{
+    layer_info(&lm->ml, out);
+}
+
+lzs_index *lzs_layer_mount_index(lzs_layer_mount *lm)
+{
+    return lzs_layer_index(lm->ml.layer);
 }

@@ -44,4 +44,17 @@ int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err);
 /* Persist the cache maps of every layer. */
 int lzs_mount_sync(lzs_mount *m, lzs_error **err);
 
+/* ---- one layer, at a directory of the caller's (lazysnapd's remote snapshots) -------------- */
+
+typedef struct lzs_layer_mount lzs_layer_mount;
+
+/* Serve layer i of img (its indexes found) at dir, an existing directory, through cache c, with
+ * opts' layer, whole_dir, index_dir and allow_other (work_dir is not used). */
+int lzs_layer_mount_new(lzs_layer_mount **out, lzs_image *img, size_t i, lzs_cache *c,
+                        const char *dir, const struct lzs_mount_opts *opts, lzs_error **err);
+/* Unmount (lazily while files are open: see lzs_fusefs_unmount) and free. NULL-safe. */
+void lzs_layer_mount_free(lzs_layer_mount *lm);
+void lzs_layer_mount_info(lzs_layer_mount *lm, struct lzs_mount_layer_info *out);
+lzs_index *lzs_layer_mount_index(lzs_layer_mount *lm); /* borrowed */
+
 #endif

@@ -131,4 +131,35 @@ int lzs_snapshotter_usage(lzs_snapshotter *sn, const char *key, int64_t *size, i
  * removal); *removed counts them. */
 int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **err);
 
+/* ---- remote snapshots ------------------------------------------------------------------------
+ *
+ * A Prepare whose labels carry LZS_SNAP_LABEL_REF (containerd unpacking a layer: the value is
+ * the layer's chain id) is offered to the remote first. When the remote can serve the layer, it
+ * is mounted read-only at the new snapshot's fs, which is committed at once under the ref's name
+ * with the Prepare's labels plus LZS_SNAP_LABEL_REMOTE, and Prepare answers EEXIST: containerd
+ * then skips the download. When it cannot (-ENOENT: no index, or no CRI labels), or fails, the
+ * Prepare is answered as usual and containerd pulls and unpacks the layer. */
+
+#define LZS_SNAP_LABEL_REF "containerd.io/snapshot.ref"
+#define LZS_SNAP_LABEL_REMOTE "containerd.io/snapshot/remote"
+
+struct lzs_snap_remote {
+    /* Mount the layer labels describe at dir (an empty directory); 0 with *size and *inodes its
+     * usage, -ENOENT when it is not one the remote serves, another error when it failed. */
+    int (*mount)(void *data, const struct lzs_snap_label *labels, size_t n, const char *dir,
+                 int64_t *size, int64_t *inodes, lzs_error **err);
+    /* Unmount what mount put at dir (nothing when nothing is there). */
+    void (*unmount)(void *data, const char *dir);
+    void *data;
+};
+
+/* Offer Prepares with LZS_SNAP_LABEL_REF to r (copied; r->data must outlive sn). Call before
+ * serving. */
+void lzs_snapshotter_set_remote(lzs_snapshotter *sn, const struct lzs_snap_remote *r);
+/* Mount every committed remote snapshot again from its labels (after a restart; anything left
+ * mounted at its fs by a previous daemon is detached first). A snapshot whose mount fails is
+ * logged and tried again whenever a mount of a snapshot above it is asked for (which fails,
+ * EAGAIN, while it cannot be mounted: an empty layer is never shown). */
+int lzs_snapshotter_restore(lzs_snapshotter *sn, size_t *mounted, size_t *failed, lzs_error **err);
+
 #endif

@@ -14,6 +14,38 @@ struct lzs_snapstore {
     pthread_mutex_t lock; /* one operation (transaction) at a time on the connection */
 };
 
+struct snap_pending; /* remote.c: remote snapshots not mounted yet */
+
+struct lzs_snapshotter {
+    char *root, *snaps; /* ROOT, ROOT/snapshots */
+    lzs_snapstore *store;
+    bool index_off;        /* the kernel's overlay knows index=: containerd passes index=off */
+    int lock_fd;           /* ROOT/lock, flock'd: one snapshotter per root */
+    pthread_rwlock_t dirs; /* creations (shared) against cleanup (exclusive) */
+    struct lzs_snap_remote remote; /* mount NULL: none */
+    pthread_mutex_t remote_lock;   /* pending */
+    struct snap_pending *pending;  /* restored remote snapshots whose mount failed */
+    size_t n_pending;
+};
+
+/* "ROOT/snapshots/ID/sub" (sub NULL: the snapshot's directory) into buf. */
+const char *snap_path(const lzs_snapshotter *sn, int64_t id, const char *sub, char *buf,
+                      size_t len);
+/* remote.c: free the pending list. */
+void snap_remote_dispose(lzs_snapshotter *sn);
+/* remote.c: before key's directory goes: unmount a remote layer (or anything) at its fs. */
+void snap_remote_release(lzs_snapshotter *sn, const struct lzs_snap_info *i);
+/* remote.c: detach anything mounted at DIR/fs (an orphan's, before it is removed). */
+void snap_detach_fs(const char *dir);
+/* remote.c: make sure the remote parents among ids are mounted (-EAGAIN when one cannot be). */
+int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err);
+/* remote.c: Prepare of key with a snapshot.ref label through the remote: 1 when it was not
+ * handled (go the normal way), else 0 or an error (EEXIST: the target now exists). */
+int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
+                        const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err);
+/* The value of label name, or NULL. */
+const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name);
+
 /* An error from the last SQLite call on s: "snapshot db PATH: what: message". */
 int snap_db_error(lzs_snapstore *s, const char *what, lzs_error **err);
 /* Prepare sql; NULL after setting *err. */

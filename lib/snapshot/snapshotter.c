@@ -10,14 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct lzs_snapshotter {
-    char *root, *snaps; /* ROOT, ROOT/snapshots */
-    lzs_snapstore *store;
-    bool index_off;        /* the kernel's overlay knows index=: containerd passes index=off */
-    int lock_fd;           /* ROOT/lock, flock'd: one snapshotter per root */
-    pthread_rwlock_t dirs; /* creations (shared) against cleanup (exclusive) */
-};
-
 void lzs_snap_mounts_dispose(struct lzs_snap_mounts *m)
 {
     for (size_t i = 0; i < m->n; i++) {
@@ -49,6 +41,7 @@ int lzs_snapshotter_open(lzs_snapshotter **out, const char *root, lzs_error **er
         return lzs_error_set(err, ENOMEM, "out of memory");
     sn->lock_fd = -1;
     pthread_rwlock_init(&sn->dirs, NULL);
+    pthread_mutex_init(&sn->remote_lock, NULL);
     char db[4200];
     int rc = 0;
     if (!(sn->root = strdup(root)) || asprintf(&sn->snaps, "%s/snapshots", root) < 0) {
@@ -79,6 +72,8 @@ void lzs_snapshotter_close(lzs_snapshotter *sn)
     if (sn->lock_fd >= 0)
         close(sn->lock_fd);
     pthread_rwlock_destroy(&sn->dirs);
+    snap_remote_dispose(sn);
+    pthread_mutex_destroy(&sn->remote_lock);
     free(sn->snaps);
     free(sn->root);
     free(sn);
@@ -89,9 +84,7 @@ lzs_snapstore *lzs_snapshotter_store(lzs_snapshotter *sn)
     return sn->store;
 }
 
-/* "ROOT/snapshots/ID/sub" (sub NULL: the snapshot's directory) into buf. */
-static const char *snap_path(const lzs_snapshotter *sn, int64_t id, const char *sub, char *buf,
-                             size_t len)
+const char *snap_path(const lzs_snapshotter *sn, int64_t id, const char *sub, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%" PRId64 "%s%s", sn->snaps, id, sub ? "/" : "", sub ? sub : "");
     return buf;
@@ -191,6 +184,8 @@ int lzs_snapshotter_mounts(lzs_snapshotter *sn, const char *key, struct lzs_snap
     if (rc == 0)
         rc = lzs_snapstore_parent_ids(sn->store, key, &parents, &np, err);
     if (rc == 0)
+        rc = snap_remote_ensure(sn, parents, np, err);
+    if (rc == 0)
         rc = build_mounts(sn, &i, parents, np, out, err);
     if (rc < 0)
         lzs_snap_mounts_dispose(out);
@@ -266,11 +261,31 @@ static int create(lzs_snapshotter *sn, enum lzs_snap_kind kind, const char *key,
     return rc;
 }
 
+/* A remote layer's chain id (LZS_SNAP_LABEL_REF) that is a snapshot already: EEXIST. */
+static int check_target(lzs_snapshotter *sn, const char *target, lzs_error **err)
+{
+    struct lzs_snap_info i = {0};
+    int rc = lzs_snapstore_stat(sn->store, target, &i, NULL);
+    lzs_snap_info_dispose(&i);
+    if (rc == 0)
+        return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
+    return 0;
+}
+
 int lzs_snapshotter_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
                             const struct lzs_snap_label *labels, size_t n_labels,
                             struct lzs_snap_mounts *mounts, lzs_error **err)
 {
-    return create(sn, LZS_SNAP_ACTIVE, key, parent, labels, n_labels, mounts, err);
+    const char *target = snap_label_find(labels, n_labels, LZS_SNAP_LABEL_REF);
+    bool remote = sn->remote.mount && target && *target;
+    int rc = remote ? check_target(sn, target, err) : 0;
+    if (rc == 0)
+        rc = create(sn, LZS_SNAP_ACTIVE, key, parent, labels, n_labels, NULL, err);
+    if (rc == 0 && remote)
+        rc = snap_remote_prepare(sn, key, parent, labels, n_labels, err);
+    if (rc < 0)
+        return rc;
+    return mounts ? lzs_snapshotter_mounts(sn, key, mounts, err) : 0;
 }
 
 int lzs_snapshotter_view(lzs_snapshotter *sn, const char *key, const char *parent,
@@ -304,6 +319,7 @@ int lzs_snapshotter_remove(lzs_snapshotter *sn, const char *key, lzs_error **err
     int rc = lzs_snapstore_remove(sn->store, key, &i, err);
     if (rc < 0)
         return rc;
+    snap_remote_release(sn, &i);
     snap_path(sn, i.id, NULL, dir, sizeof(dir));
     snprintf(rm, sizeof(rm), "%s/rm-%" PRId64, sn->snaps, i.id);
     lzs_snap_info_dispose(&i);
@@ -377,6 +393,7 @@ int lzs_snapshotter_cleanup(lzs_snapshotter *sn, size_t *removed, lzs_error **er
             continue;
         char path[4500];
         snprintf(path, sizeof(path), "%s/%s", sn->snaps, e->d_name);
+        snap_detach_fs(path);
         rc = snap_dir_remove(path, err);
         *removed += rc == 0;
     }

@@ -470,3 +470,161 @@ LZS_TEST(test_snapshot__cleanup_never_takes_a_snapshot_being_made)
         }
     }
 }
+
+/* ---- remote snapshots ----------------------------------------------------------------------- */
+
+/* A remote serving one layer, "sha256:<64 a>", by a read-only bind mount of a directory of files:
+ * the snapshotter's side of the contract, with real mounts (lib/remote is tested end to end). */
+struct bind_remote {
+    char src[4200];
+    int mounts, unmounts;
+    bool failing;
+};
+
+#define GOOD_LAYER "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static int bind_mount(void *data, const struct lzs_snap_label *labels, size_t n, const char *dir,
+                      int64_t *size, int64_t *inodes, lzs_error **err)
+{
+    struct bind_remote *r = data;
+    const char *layer = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, "containerd.io/snapshot/cri.layer-digest") == 0)
+            layer = labels[i].value;
+    if (!layer || strcmp(layer, GOOD_LAYER) != 0)
+        return lzs_error_set(err, ENOENT, "no index for %s", layer ? layer : "(none)");
+    if (r->failing)
+        return lzs_error_set(err, EIO, "registry down");
+    if (mount(r->src, dir, NULL, MS_BIND, NULL) < 0 ||
+        mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+        return lzs_error_set_sys(err, errno, "bind %s", dir);
+    r->mounts++;
+    *size = 4096;
+    *inodes = 2;
+    return 0;
+}
+
+static void bind_unmount(void *data, const char *dir)
+{
+    struct bind_remote *r = data;
+    if (umount2(dir, MNT_DETACH) == 0)
+        r->unmounts++;
+}
+
+static lzs_snapshotter *open_remote_snapshotter(struct bind_remote *r)
+{
+    if (geteuid() != 0)
+        SKIP("remote snapshots need mounts (root)");
+    snprintf(r->src, sizeof(r->src), "%s", lzs_test_path("layer"));
+    lzs_autoerr lzs_error *err = NULL;
+    ASSERT_OK(lzs_mkdir_p(r->src, 0755, &err), err);
+    put_file(r->src, "from-the-layer", "lazy");
+    lzs_snapshotter *sn = open_snapshotter();
+    struct lzs_snap_remote hooks = {bind_mount, bind_unmount, r};
+    lzs_snapshotter_set_remote(sn, &hooks);
+    return sn;
+}
+
+#define LABEL(n, v)              \
+    {                            \
+        (char *)(n), (char *)(v) \
+    }
+
+static const struct lzs_snap_label remote_labels[] = {
+    LABEL("containerd.io/snapshot.ref", "chain-1"),
+    LABEL("containerd.io/snapshot/cri.image-ref", "127.0.0.1:5000/app:1"),
+    LABEL("containerd.io/snapshot/cri.layer-digest", GOOD_LAYER),
+};
+
+LZS_TEST(test_snapshot__a_remote_layer_is_committed_under_its_ref)
+{
+    struct bind_remote r = {0};
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_remote_snapshotter(&r);
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_snap_mounts m = {0};
+    int rc = lzs_snapshotter_prepare(sn, "extract-1", NULL, remote_labels, 3, &m, &err);
+    REFUSED(rc, err, EEXIST, "target snapshot chain-1: already exists");
+    struct lzs_snap_info i = {0};
+    lzs_snapstore *st = lzs_snapshotter_store(sn);
+    ASSERT_OK(lzs_snapstore_stat(st, "chain-1", &i, &err), err);
+    ASSERT_EQ(i.kind, LZS_SNAP_COMMITTED);
+    ASSERT_EQ(i.n_labels, 4);
+    ASSERT_STR_EQ(i.labels[3].name, "containerd.io/snapshot/remote");
+    ASSERT_EQ(i.size, 4096);
+    ASSERT(has_file(fs_of(i.id), "from-the-layer"));
+    REFUSED(lzs_snapstore_stat(st, "extract-1", &i, &err), err, ENOENT, "extract-1");
+    /* the same layer again: answered from the record, no second mount */
+    rc = lzs_snapshotter_prepare(sn, "extract-2", NULL, remote_labels, 3, &m, &err);
+    REFUSED(rc, err, EEXIST, "already exists");
+    ASSERT_EQ(r.mounts, 1);
+    /* a container on it sees the layer; removal unmounts */
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, &m, &err), err);
+    ASSERT_STR_EQ(m.v[0].type, "overlay");
+    lzs_snap_mounts_dispose(&m);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "ctr", &err), err);
+    int64_t id = i.id;
+    lzs_snap_info_dispose(&i);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "chain-1", &err), err);
+    ASSERT_EQ(r.unmounts, 1);
+    ASSERT(!has_file(fs_of(id), "."));
+    ASSERT(has_file(r.src, "from-the-layer")); /* the layer itself is untouched */
+}
+
+LZS_TEST(test_snapshot__a_layer_the_remote_cannot_serve_is_unpacked)
+{
+    struct bind_remote r = {0};
+    lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = open_remote_snapshotter(&r);
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_snap_mounts m = {0};
+    const struct lzs_snap_label other[] = {
+        LABEL("containerd.io/snapshot.ref", "chain-2"),
+        LABEL("containerd.io/snapshot/cri.image-ref", "127.0.0.1:5000/app:1"),
+        LABEL("containerd.io/snapshot/cri.layer-digest", "sha256:" /* no index */),
+    };
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "extract-2", NULL, other, 3, &m, &err), err);
+    ASSERT_STR_EQ(m.v[0].type, "bind");
+    lzs_snap_mounts_dispose(&m);
+    /* the registry failing: the same, containerd pulls */
+    r.failing = true;
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "extract-1", NULL, remote_labels, 3, &m, &err), err);
+    lzs_snap_mounts_dispose(&m);
+    struct lzs_snap_info i = {0};
+    REFUSED(lzs_snapstore_stat(lzs_snapshotter_store(sn), "chain-1", &i, &err), err, ENOENT,
+            "chain-1");
+    ASSERT_EQ(r.mounts, 0);
+}
+
+LZS_TEST(test_snapshot__remote_layers_are_mounted_again_after_a_restart)
+{
+    struct bind_remote r = {0};
+    lzs_snapshotter *sn = open_remote_snapshotter(&r);
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_snap_mounts m = {0};
+    int rc = lzs_snapshotter_prepare(sn, "extract-1", NULL, remote_labels, 3, NULL, &err);
+    REFUSED(rc, err, EEXIST, "already exists");
+    int64_t id = id_of(sn, "chain-1");
+    lzs_snapshotter_close(sn); /* a daemon that died: its mount stays behind */
+    ASSERT(has_file(fs_of(id), "from-the-layer"));
+
+    r.failing = true; /* and the registry is down when it starts again */
+    sn = open_snapshotter();
+    struct lzs_snap_remote hooks = {bind_mount, bind_unmount, &r};
+    lzs_snapshotter_set_remote(sn, &hooks);
+    size_t mounted, failed;
+    ASSERT_OK(lzs_snapshotter_restore(sn, &mounted, &failed, &err), err);
+    ASSERT_EQ(mounted, 0);
+    ASSERT_EQ(failed, 1);
+    ASSERT(!has_file(fs_of(id), "from-the-layer")); /* the stale mount was detached */
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, NULL, &err), err);
+    REFUSED(lzs_snapshotter_mounts(sn, "ctr", &m, &err), err, EAGAIN, "cannot be mounted now");
+
+    r.failing = false; /* back: the next use mounts it */
+    ASSERT_OK(lzs_snapshotter_mounts(sn, "ctr", &m, &err), err);
+    lzs_snap_mounts_dispose(&m);
+    ASSERT(has_file(fs_of(id), "from-the-layer"));
+    ASSERT_EQ(r.mounts, 2);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "ctr", &err), err);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "chain-1", &err), err);
+    ASSERT(!has_file(fs_of(id), "."));
+    lzs_snapshotter_close(sn);
+}

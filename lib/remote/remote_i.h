@@ -1,0 +1,51 @@
+/* remote internals: the daemon's state (remote.c) and its table of opened images (images.c). */
+#ifndef LZS_REMOTE_I_H
+#define LZS_REMOTE_I_H
+
+#include "remote/remote.h"
+
+#include "cache/cache.h"
+#include "image/image.h"
+#include "mount/mount.h"
+#include "registry/registry.h"
+
+#include <pthread.h>
+#include <time.h>
+
+/* Images opened lately, with their indexes found: the layers of one image are Prepared one
+ * after the other, and each needs the same manifest and referrers. */
+#define REMOTE_IMAGES_MAX 8
+/* An image's indexes are looked for again after this long (one may have been published). */
+#define REMOTE_IMAGE_TTL_S 60
+
+struct remote_image {
+    char *name; /* "REPO@MANIFEST-DIGEST" (or the reference when no digest was given) */
+    lzs_image *img;
+    time_t opened; /* CLOCK_MONOTONIC seconds */
+};
+
+struct remote_mounted {
+    char *dir;
+    lzs_layer_mount *lm;
+};
+
+struct lzs_remote {
+    char *cache_dir, *index_dir, *whole_dir; /* ROOT/cache, ROOT/cache/indexes, .../whole */
+    char *local_dir;                         /* [index] local_dir, or NULL */
+    uint64_t min_layer_size;
+    struct lzs_layer_opts layer;
+    lzs_registry *reg;
+    lzs_cache *cache;
+    pthread_mutex_t lock; /* everything below; held while a layer is being mounted */
+    struct remote_image images[REMOTE_IMAGES_MAX]; /* most recent first */
+    struct remote_mounted *mounted;
+    size_t n_mounted;
+};
+
+/* The image ref names (manifest: its digest, or NULL), opened and its indexes found, or from the
+ * table; borrowed from r (under r->lock). */
+int remote_image_get(lzs_remote *r, const char *ref, const char *manifest, lzs_image **out,
+                     lzs_error **err);
+void remote_images_dispose(lzs_remote *r);
+
+#endif

@@ -1,0 +1,259 @@
+/* Remote snapshots: layers mounted by a remote (lib/remote) instead of unpacked, committed under
+ * their chain id at Prepare; mounted again after a restart; unmounted before removal. */
+#include "snapshot_i.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#define REMOTE_LABEL_VALUE "remote snapshot"
+
+/* A restored remote snapshot whose mount failed: its labels, to try again. */
+struct snap_pending {
+    int64_t id;
+    struct lzs_snap_label *labels;
+    size_t n;
+};
+
+void lzs_snapshotter_set_remote(lzs_snapshotter *sn, const struct lzs_snap_remote *r)
+{
+    sn->remote = *r;
+}
+
+const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].name, name) == 0)
+            return labels[i].value;
+    return NULL;
+}
+
+static void labels_free(struct lzs_snap_label *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].value);
+    }
+    free(v);
+}
+
+/* labels plus LZS_SNAP_LABEL_REMOTE, copied. */
+static struct lzs_snap_label *labels_with_remote(const struct lzs_snap_label *labels, size_t n,
+                                                 size_t *out_n)
+{
+    struct lzs_snap_label *v = lzs_calloc_array(n + 1, sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        if (strcmp(labels[i].name, LZS_SNAP_LABEL_REMOTE) == 0)
+            continue;
+        v[k] = (struct lzs_snap_label){strdup(labels[i].name), strdup(labels[i].value)};
+        if (!v[k++].value || !v[k - 1].name)
+            goto fail;
+    }
+    if (v) {
+        v[k] = (struct lzs_snap_label){strdup(LZS_SNAP_LABEL_REMOTE), strdup(REMOTE_LABEL_VALUE)};
+        if (!v[k++].value || !v[k - 1].name)
+            goto fail;
+    }
+    *out_n = k;
+    return v;
+fail:
+    labels_free(v, k);
+    return NULL;
+}
+
+/* Detach whatever is mounted at path (a layer left by a daemon that died). */
+static void detach_stale(const char *path)
+{
+    if (umount2(path, MNT_DETACH) == 0)
+        LZS_INFO("detached a stale mount at %s", path);
+}
+
+void snap_detach_fs(const char *dir)
+{
+    char fs[4300];
+    snprintf(fs, sizeof(fs), "%s/fs", dir);
+    detach_stale(fs);
+}
+
+void snap_remote_release(lzs_snapshotter *sn, const struct lzs_snap_info *i)
+{
+    char fs[4200];
+    snap_path(sn, i->id, "fs", fs, sizeof(fs));
+    if (sn->remote.unmount && snap_label_find(i->labels, i->n_labels, LZS_SNAP_LABEL_REMOTE))
+        sn->remote.unmount(sn->remote.data, fs);
+    detach_stale(fs);
+    pthread_mutex_lock(&sn->remote_lock);
+    for (size_t k = 0; k < sn->n_pending; k++) {
+        if (sn->pending[k].id != i->id)
+            continue;
+        labels_free(sn->pending[k].labels, sn->pending[k].n);
+        sn->pending[k] = sn->pending[--sn->n_pending];
+        break;
+    }
+    pthread_mutex_unlock(&sn->remote_lock);
+}
+
+void snap_remote_dispose(lzs_snapshotter *sn)
+{
+    for (size_t k = 0; k < sn->n_pending; k++)
+        labels_free(sn->pending[k].labels, sn->pending[k].n);
+    free(sn->pending);
+    sn->pending = NULL;
+    sn->n_pending = 0;
+}
+
+static int remote_mount(lzs_snapshotter *sn, int64_t id, const struct lzs_snap_label *labels,
+                        size_t n, int64_t *size, int64_t *inodes, lzs_error **err)
+{
+    char fs[4200];
+    return sn->remote.mount(sn->remote.data, labels, n, snap_path(sn, id, "fs", fs, sizeof(fs)),
+                            size, inodes, err);
+}
+
+/* ---- Prepare -------------------------------------------------------------------------------- */
+
+/* The new active snapshot key is mounted: commit it as target. */
+static int commit_remote(lzs_snapshotter *sn, const char *key, const char *target,
+                         const struct lzs_snap_label *labels, size_t n, int64_t size,
+                         int64_t inodes, lzs_error **err)
+{
+    size_t nl = 0;
+    struct lzs_snap_label *l = labels_with_remote(labels, n, &nl);
+    if (!l)
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    int rc = lzs_snapstore_commit(sn->store, key, target, l, nl, size, inodes, err);
+    labels_free(l, nl);
+    return rc;
+}
+
+int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
+                        const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err)
+{
+    (void)parent;
+    const char *target = snap_label_find(labels, n_labels, LZS_SNAP_LABEL_REF);
+    struct lzs_snap_info i = {0};
+    int rc = lzs_snapstore_stat(sn->store, key, &i, err);
+    if (rc < 0)
+        return rc;
+    int64_t size = 0, inodes = 0, t0 = snap_now();
+    lzs_autoerr lzs_error *e = NULL;
+    bool handled = false;
+    rc = remote_mount(sn, i.id, labels, n_labels, &size, &inodes, &e);
+    if (rc == -ENOENT) {
+        LZS_DEBUG("snapshot %s: not remote (%s): it is unpacked", target, lzs_error_msg(e));
+    } else if (rc < 0) {
+        LZS_WARN("snapshot %s: remote mount failed, containerd pulls it: %s", target,
+                 lzs_error_msg(e));
+    } else if ((rc = commit_remote(sn, key, target, labels, n_labels, size, inodes, &e)) < 0) {
+        snap_remote_release(sn, &i);
+        LZS_WARN("snapshot %s: commit after the remote mount: %s", target, lzs_error_msg(e));
+    } else {
+        LZS_INFO("snapshot %s: layer mounted remotely in %.3f s", target,
+                 (double)(snap_now() - t0) / 1e9);
+        handled = true;
+    }
+    lzs_snap_info_dispose(&i);
+    if (handled)
+        return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
+    return 1;
+}
+
+/* ---- restart -------------------------------------------------------------------------------- */
+
+struct remote_list {
+    struct snap_pending *v;
+    size_t n;
+};
+
+static int collect_remote(const struct lzs_snap_info *i, void *data)
+{
+    struct remote_list *l = data;
+    if (i->kind != LZS_SNAP_COMMITTED ||
+        !snap_label_find(i->labels, i->n_labels, LZS_SNAP_LABEL_REMOTE))
+        return 0;
+    struct snap_pending *v = lzs_realloc_array(l->v, l->n + 1, sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    l->v = v;
+    size_t n = 0;
+    struct lzs_snap_label *labels = labels_with_remote(i->labels, i->n_labels, &n);
+    if (!labels)
+        return -ENOMEM;
+    v[l->n++] = (struct snap_pending){i->id, labels, n};
+    return 0;
+}
+
+/* Try to mount p; the failures are kept in sn->pending. */
+static bool restore_one(lzs_snapshotter *sn, struct snap_pending *p)
+{
+    char fs[4200];
+    detach_stale(snap_path(sn, p->id, "fs", fs, sizeof(fs)));
+    int64_t size, inodes;
+    lzs_autoerr lzs_error *e = NULL;
+    if (remote_mount(sn, p->id, p->labels, p->n, &size, &inodes, &e) == 0) {
+        labels_free(p->labels, p->n);
+        return true;
+    }
+    LZS_WARN("remote snapshot %" PRId64 " could not be mounted again (tried again when used): %s",
+             p->id, lzs_error_msg(e));
+    pthread_mutex_lock(&sn->remote_lock);
+    struct snap_pending *v = lzs_realloc_array(sn->pending, sn->n_pending + 1, sizeof(*v));
+    if (v) {
+        sn->pending = v;
+        v[sn->n_pending++] = *p;
+    } else {
+        labels_free(p->labels, p->n);
+    }
+    pthread_mutex_unlock(&sn->remote_lock);
+    return false;
+}
+
+int lzs_snapshotter_restore(lzs_snapshotter *sn, size_t *mounted, size_t *failed, lzs_error **err)
+{
+    *mounted = *failed = 0;
+    if (!sn->remote.mount)
+        return 0;
+    struct remote_list l = {0};
+    int rc = lzs_snapstore_walk(sn->store, collect_remote, &l, err);
+    if (rc == -ENOMEM)
+        rc = lzs_error_set(err, ENOMEM, "out of memory");
+    for (size_t k = 0; k < l.n; k++) {
+        if (rc == 0 && restore_one(sn, &l.v[k]))
+            ++*mounted;
+        else if (rc == 0)
+            ++*failed;
+        else
+            labels_free(l.v[k].labels, l.v[k].n);
+    }
+    free(l.v);
+    return rc;
+}
+
+/* Take pending snapshot id out of the list (the caller mounts it): its entry, or id 0. */
+static struct snap_pending take_pending(lzs_snapshotter *sn, int64_t id)
+{
+    struct snap_pending p = {0};
+    pthread_mutex_lock(&sn->remote_lock);
+    for (size_t k = 0; k < sn->n_pending; k++) {
+        if (sn->pending[k].id == id) {
+            p = sn->pending[k];
+            sn->pending[k] = sn->pending[--sn->n_pending];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sn->remote_lock);
+    return p;
+}
+
+int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct snap_pending p = take_pending(sn, ids[k]);
+        if (p.id && !restore_one(sn, &p))
+            return lzs_error_set(err, EAGAIN,
+                                 "remote layer snapshot %" PRId64 " cannot be mounted now", p.id);
+    }
+    return 0;
+}
