@@ -14,6 +14,7 @@ test_pkgs=(
     clang clang-format libclang-rt-14-dev python3
     fuse3 zstd pigz gztool libarchive-tools tar gzip umoci
     docker-registry nginx-light apache2-utils skopeo curl python3-cryptography python3-jwt python3-grpcio
+    jq containerd runc busybox-static
 )
 
 pkgs=("${build_pkgs[@]}")
