@@ -232,6 +232,8 @@ ctd__unmount_all() {
 # ctd_stop: stops this containerd and everything it started; idempotent. Registered at exit.
 ctd_stop() {
     [ -n "$CTD_DIR" ] || return 0
+    local -
+    set +e # also called outside the EXIT trap, from scripts under set -e
     ctd__kill_containers
     ctd__stop_shims
     if [ -n "$CTD_PID" ]; then

@@ -73,7 +73,8 @@ rig_on_exit() {
 
 # rig__stop PID: TERM, up to 5 s of grace, then KILL; reaps it.
 rig__stop() {
-    local pid=$1 i
+    local - pid=$1 i
+    set +e # also called outside the EXIT trap, from scripts under set -e
     kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
     for ((i = 0; i < 50; i++)); do
         kill -0 "$pid" 2>/dev/null || break
