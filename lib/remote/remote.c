@@ -181,7 +181,15 @@ static void hook_unmount(void *data, const char *dir)
         break;
     }
     pthread_mutex_unlock(&r->lock);
+    if (!lm)
+        return;
     lzs_layer_mount_free(lm); /* may wait for open files: not under the lock */
+    lzs_autoerr lzs_error *e = NULL;
+    int n = lzs_cache_evict(r->cache, &e); /* its cache may go now, least recently used first */
+    if (n < 0)
+        LZS_WARN("cache eviction after unmounting %s: %s", dir, lzs_error_msg(e));
+    else if (n > 0)
+        LZS_INFO("cache: %d layers evicted", n);
 }
 
 void lzs_remote_hooks(lzs_remote *r, struct lzs_snap_remote *out)

@@ -180,7 +180,11 @@ done
 check "5: no layer is mounted once the images are removed" test "$(lzd_fuse_mounts | wc -l)" -eq 0
 left=$(ls "$LZD_ROOT/snapshots" | grep -cv '^[0-9]*$' || true)
 check "5: no temporary snapshot directory is left" test "$left" -eq 0
+ctd_stop
+lzd_stop
 check "5: lazysnapd logged no error" test "$(grep -c ' error ' "$LZD_LOG" || true)" -eq 0
+check "5: and no sanitizer report (ASan/UBSan builds)" \
+    test "$(grep -cE 'Sanitizer|runtime error' "$LZD_LOG" || true)" -eq 0
 
 echo "took $((SECONDS - start)) s"
 check_done
