@@ -1,4 +1,6 @@
-/* The images the remote has opened lately: manifest and indexes found once per image. */
+/* The images the remote has opened lately: manifest and indexes found once per image. Entries
+ * are reference counted: a layer being mounted keeps its image while the table moves on. Only
+ * the table is under r->lock; registry work is done outside it. */
 #include "remote_i.h"
 
 #include <stdio.h>
@@ -19,61 +21,85 @@ static int resolve_ref(const char *ref, const char *manifest, struct lzs_oci_ref
     return 0;
 }
 
-static int open_image(lzs_remote *r, const struct lzs_oci_ref *ref, lzs_image **out,
-                      lzs_error **err)
-{
-    lzs_cleanup(lzs_repo_unrefp) lzs_repo *repo = NULL;
-    int rc = lzs_repo_open(&repo, r->reg, ref, err);
-    if (rc == 0)
-        rc = lzs_image_open(out, repo, ref, NULL, err);
-    if (rc == 0 && (rc = lzs_image_find_indexes(*out, r->local_dir, err)) < 0) {
-        lzs_image_free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
-/* Put (name, img) first in the table, the least recent entry dropped. */
-static void remember(lzs_remote *r, char *name, lzs_image *img)
+static time_t now_s(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    struct remote_image *last = &r->images[REMOTE_IMAGES_MAX - 1];
-    free(last->name);
-    lzs_image_free(last->img);
-    memmove(&r->images[1], &r->images[0], (REMOTE_IMAGES_MAX - 1) * sizeof(r->images[0]));
-    r->images[0] = (struct remote_image){name, img, now.tv_sec};
+    return now.tv_sec;
 }
 
+static void entry_free(struct remote_image *e)
+{
+    free(e->name);
+    lzs_image_free(e->img);
+    free(e);
+}
+
+/* A new entry for ref, opened and its indexes found (no lock held). */
+static int open_entry(lzs_remote *r, const struct lzs_oci_ref *ref, const char *name,
+                      struct remote_image **out, lzs_error **err)
+{
+    struct remote_image *e = calloc(1, sizeof(*e));
+    if (!e || !(e->name = strdup(name))) {
+        free(e);
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    lzs_cleanup(lzs_repo_unrefp) lzs_repo *repo = NULL;
+    int rc = lzs_repo_open(&repo, r->reg, ref, err);
+    if (rc == 0)
+        rc = lzs_image_open(&e->img, repo, ref, NULL, err);
+    if (rc == 0)
+        rc = lzs_image_find_indexes(e->img, r->local_dir, err);
+    if (rc < 0) {
+        entry_free(e);
+        return rc;
+    }
+    e->opened = now_s();
+    *out = e;
+    return 0;
+}
+
+/* Under r->lock: drop the table's reference of entry i. */
 static void forget(lzs_remote *r, size_t i)
 {
-    free(r->images[i].name);
-    lzs_image_free(r->images[i].img);
+    struct remote_image *e = r->images[i];
+    if (--e->refs == 0)
+        entry_free(e);
     memmove(&r->images[i], &r->images[i + 1], (REMOTE_IMAGES_MAX - 1 - i) * sizeof(r->images[0]));
-    memset(&r->images[REMOTE_IMAGES_MAX - 1], 0, sizeof(r->images[0]));
+    r->images[REMOTE_IMAGES_MAX - 1] = NULL;
 }
 
-static lzs_image *lookup(lzs_remote *r, const char *name)
+/* Under r->lock: the fresh entry of name, moved first and referenced, or NULL. */
+static struct remote_image *lookup(lzs_remote *r, const char *name)
 {
-    for (size_t i = 0; i < REMOTE_IMAGES_MAX && r->images[i].name; i++) {
-        if (strcmp(r->images[i].name, name) != 0)
+    for (size_t i = 0; i < REMOTE_IMAGES_MAX && r->images[i]; i++) {
+        struct remote_image *e = r->images[i];
+        if (strcmp(e->name, name) != 0)
             continue;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - r->images[i].opened > REMOTE_IMAGE_TTL_S) { /* indexes may be new */
+        if (now_s() - e->opened > REMOTE_IMAGE_TTL_S) { /* indexes may have been published */
             forget(r, i);
             return NULL;
         }
-        struct remote_image hit = r->images[i];
         memmove(&r->images[1], &r->images[0], i * sizeof(r->images[0]));
-        r->images[0] = hit;
-        return hit.img;
+        r->images[0] = e;
+        e->refs++;
+        return e;
     }
     return NULL;
 }
 
-int remote_image_get(lzs_remote *r, const char *ref, const char *manifest, lzs_image **out,
-                     lzs_error **err)
+/* Under r->lock: e first in the table (which takes a reference), the least recent dropped. */
+static void remember(lzs_remote *r, struct remote_image *e)
+{
+    if (r->images[REMOTE_IMAGES_MAX - 1])
+        forget(r, REMOTE_IMAGES_MAX - 1);
+    memmove(&r->images[1], &r->images[0], (REMOTE_IMAGES_MAX - 1) * sizeof(r->images[0]));
+    r->images[0] = e;
+    e->refs++;
+}
+
+int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
+                     struct remote_image **out, lzs_error **err)
 {
     struct lzs_oci_ref parsed;
     char name[LZS_OCI_REF_STR_MAX];
@@ -81,26 +107,37 @@ int remote_image_get(lzs_remote *r, const char *ref, const char *manifest, lzs_i
     if (rc < 0)
         return rc;
     lzs_oci_ref_string(&parsed, name);
-    if ((*out = lookup(r, name)))
+    pthread_mutex_lock(&r->lock);
+    *out = lookup(r, name);
+    pthread_mutex_unlock(&r->lock);
+    if (*out)
         return 0;
-    char *copy = strdup(name);
-    if (!copy)
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    lzs_image *img = NULL;
-    if ((rc = open_image(r, &parsed, &img, err)) < 0) {
-        free(copy);
+    struct remote_image *e = NULL;
+    if ((rc = open_entry(r, &parsed, name, &e, err)) < 0)
         return rc;
+    pthread_mutex_lock(&r->lock);
+    if ((*out = lookup(r, name))) { /* opened meanwhile by another call: use that one */
+        entry_free(e);
+    } else {
+        e->refs = 1;
+        remember(r, e);
+        *out = e;
     }
-    remember(r, copy, img);
-    *out = img;
+    pthread_mutex_unlock(&r->lock);
     return 0;
+}
+
+void remote_image_put(lzs_remote *r, struct remote_image *e)
+{
+    pthread_mutex_lock(&r->lock);
+    bool last = --e->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (last)
+        entry_free(e);
 }
 
 void remote_images_dispose(lzs_remote *r)
 {
-    for (size_t i = 0; i < REMOTE_IMAGES_MAX; i++) {
-        free(r->images[i].name);
-        lzs_image_free(r->images[i].img);
-    }
-    memset(r->images, 0, sizeof(r->images));
+    while (r->images[0])
+        forget(r, 0);
 }

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 
 static int open_registry(lzs_remote *r, const struct lzs_config *cfg, lzs_error **err)
 {
@@ -48,6 +49,7 @@ int lzs_remote_new(lzs_remote **out, const char *root, const struct lzs_config *
     if (!r)
         return lzs_error_set(err, ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->reaped, NULL);
     r->min_layer_size = cfg->index.min_layer_size;
     r->layer = (struct lzs_layer_opts){.background = cfg->fetch.background,
                                        .background_rate = cfg->fetch.background_rate};
@@ -68,6 +70,10 @@ void lzs_remote_free(lzs_remote *r)
 {
     if (!r)
         return;
+    pthread_mutex_lock(&r->lock); /* layers being unmounted use the registry and the cache */
+    while (r->reaping)
+        pthread_cond_wait(&r->reaped, &r->lock);
+    pthread_mutex_unlock(&r->lock);
     for (size_t i = 0; i < r->n_mounted; i++) {
         lzs_layer_mount_free(r->mounted[i].lm);
         free(r->mounted[i].dir);
@@ -76,6 +82,7 @@ void lzs_remote_free(lzs_remote *r)
     remote_images_dispose(r);
     lzs_cache_close(r->cache);
     lzs_registry_free(r->reg);
+    pthread_cond_destroy(&r->reaped);
     pthread_mutex_destroy(&r->lock);
     free(r->local_dir);
     free(r->whole_dir);
@@ -86,8 +93,10 @@ void lzs_remote_free(lzs_remote *r)
 
 /* ---- hooks ---------------------------------------------------------------------------------- */
 
-/* The position of the layer with digest ds in img, after the checks that make it ours. */
-static int pick_layer(lzs_remote *r, lzs_image *img, const char *ds, size_t *out, lzs_error **err)
+/* The position of the layer with digest ds in img, after the checks that make it ours (again: a
+ * layer mounted before a restart, which stays remote whatever min_layer_size says now). */
+static int pick_layer(lzs_remote *r, lzs_image *img, const char *ds, bool again, size_t *out,
+                      lzs_error **err)
 {
     struct lzs_digest d;
     int rc = lzs_digest_parse(&d, ds, err);
@@ -100,7 +109,7 @@ static int pick_layer(lzs_remote *r, lzs_image *img, const char *ds, size_t *out
         if (l->source == LZS_IMAGE_SRC_NONE)
             return lzs_error_set(err, ENOENT, "layer %s of %s has no index", ds,
                                  lzs_image_name(img));
-        if (l->desc.size < r->min_layer_size)
+        if (!again && l->desc.size < r->min_layer_size)
             return lzs_error_set(err, ENOENT, "layer %s is smaller than min_layer_size", ds);
         *out = i;
         return 0;
@@ -110,32 +119,43 @@ static int pick_layer(lzs_remote *r, lzs_image *img, const char *ds, size_t *out
 
 static int add_mounted(lzs_remote *r, const char *dir, lzs_layer_mount *lm, lzs_error **err)
 {
-    struct remote_mounted *v = lzs_realloc_array(r->mounted, r->n_mounted + 1, sizeof(*v));
-    if (!v)
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    r->mounted = v;
-    if (!(v[r->n_mounted].dir = strdup(dir)))
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    v[r->n_mounted++].lm = lm;
-    return 0;
+    char *copy = strdup(dir);
+    pthread_mutex_lock(&r->lock);
+    struct remote_mounted *v =
+        copy ? lzs_realloc_array(r->mounted, r->n_mounted + 1, sizeof(*v)) : NULL;
+    if (v) {
+        r->mounted = v;
+        v[r->n_mounted++] = (struct remote_mounted){copy, lm};
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (v)
+        return 0;
+    free(copy);
+    return lzs_error_set(err, ENOMEM, "out of memory");
 }
 
-/* Under r->lock. */
-static int mount_layer(lzs_remote *r, const char *ref, const char *manifest, const char *layer,
-                       const char *dir, int64_t *size, int64_t *inodes, lzs_error **err)
+struct layer_labels {
+    const char *ref, *manifest, *layer;
+    bool again; /* LZS_SNAP_LABEL_REMOTE: it was mounted before */
+};
+
+static int mount_layer(lzs_remote *r, const struct layer_labels *ll, const char *dir, int64_t *size,
+                       int64_t *inodes, lzs_error **err)
 {
-    lzs_image *img = NULL;
+    struct remote_image *e = NULL;
     size_t i = 0;
-    int rc = remote_image_get(r, ref, manifest, &img, err);
-    if (rc == 0)
-        rc = pick_layer(r, img, layer, &i, err);
+    int rc = remote_image_get(r, ll->ref, ll->manifest, &e, err);
+    if (rc < 0)
+        return rc;
+    rc = pick_layer(r, e->img, ll->layer, ll->again, &i, err);
     struct lzs_mount_opts o = {.whole_dir = r->whole_dir,
                                .index_dir = r->index_dir,
                                .layer = r->layer,
                                .allow_other = true};
     lzs_layer_mount *lm = NULL;
     if (rc == 0)
-        rc = lzs_layer_mount_new(&lm, img, i, r->cache, dir, &o, err);
+        rc = lzs_layer_mount_new(&lm, e->img, i, r->cache, dir, &o, err);
+    remote_image_put(r, e);
     if (rc == 0 && (rc = add_mounted(r, dir, lm, err)) < 0)
         lzs_layer_mount_free(lm);
     if (rc < 0)
@@ -149,47 +169,103 @@ static int mount_layer(lzs_remote *r, const char *ref, const char *manifest, con
 static int hook_mount(void *data, const struct lzs_snap_label *labels, size_t n, const char *dir,
                       int64_t *size, int64_t *inodes, lzs_error **err)
 {
-    lzs_remote *r = data;
-    const char *ref = NULL, *manifest = NULL, *layer = NULL;
+    struct layer_labels ll = {0};
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(labels[i].name, LZS_REMOTE_LABEL_IMAGE_REF) == 0)
-            ref = labels[i].value;
-        else if (strcmp(labels[i].name, LZS_REMOTE_LABEL_MANIFEST) == 0)
-            manifest = labels[i].value;
-        else if (strcmp(labels[i].name, LZS_REMOTE_LABEL_LAYER) == 0)
-            layer = labels[i].value;
+        const char *k = labels[i].name, *v = labels[i].value;
+        if (strcmp(k, LZS_REMOTE_LABEL_IMAGE_REF) == 0)
+            ll.ref = v;
+        else if (strcmp(k, LZS_REMOTE_LABEL_MANIFEST) == 0)
+            ll.manifest = v;
+        else if (strcmp(k, LZS_REMOTE_LABEL_LAYER) == 0)
+            ll.layer = v;
+        else if (strcmp(k, LZS_SNAP_LABEL_REMOTE) == 0)
+            ll.again = true;
     }
-    if (!ref || !layer)
+    if (!ll.ref || !ll.layer)
         return lzs_error_set(err, ENOENT, "no CRI image labels (pulled without the CRI plugin)");
+    return mount_layer(data, &ll, dir, size, inodes, err);
+}
+
+/* Unmount and close a layer, then evict the cache down to its cap. A layer whose files are
+ * still open (a container that outlives its image) is detached and served until the last one
+ * is closed: that wait is a reaper thread's, not the caller's. */
+static void finish_unmount(lzs_remote *r, lzs_layer_mount *lm)
+{
+    lzs_layer_mount_free(lm);
+    lzs_autoerr lzs_error *e = NULL;
+    int n = lzs_cache_evict(r->cache, &e);
+    if (n < 0)
+        LZS_WARN("cache eviction after an unmount: %s", lzs_error_msg(e));
+    else if (n > 0)
+        LZS_INFO("cache: %d layers evicted", n);
     pthread_mutex_lock(&r->lock);
-    int rc = mount_layer(r, ref, manifest, layer, dir, size, inodes, err);
+    r->reaping--;
+    pthread_cond_broadcast(&r->reaped);
     pthread_mutex_unlock(&r->lock);
-    return rc;
+}
+
+struct reaper {
+    lzs_remote *r;
+    lzs_layer_mount *lm;
+};
+
+static void *reap(void *data)
+{
+    struct reaper *p = data;
+    finish_unmount(p->r, p->lm);
+    free(p);
+    return NULL;
+}
+
+/* finish_unmount on a thread of its own; 0, or -1 when none could be started. */
+static int start_reaper(lzs_remote *r, lzs_layer_mount *lm)
+{
+    struct reaper *p = malloc(sizeof(*p));
+    if (!p)
+        return -1;
+    *p = (struct reaper){r, lm};
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &a, reap, p);
+    pthread_attr_destroy(&a);
+    if (rc == 0)
+        return 0;
+    free(p);
+    return -1;
+}
+
+/* Under r->lock: take the layer mounted at dir out of the table (NULL: none). */
+static lzs_layer_mount *take_mounted(lzs_remote *r, const char *dir)
+{
+    for (size_t i = 0; i < r->n_mounted; i++) {
+        if (strcmp(r->mounted[i].dir, dir) != 0)
+            continue;
+        lzs_layer_mount *lm = r->mounted[i].lm;
+        free(r->mounted[i].dir);
+        r->mounted[i] = r->mounted[--r->n_mounted];
+        return lm;
+    }
+    return NULL;
 }
 
 static void hook_unmount(void *data, const char *dir)
 {
     lzs_remote *r = data;
-    lzs_layer_mount *lm = NULL;
     pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->n_mounted; i++) {
-        if (strcmp(r->mounted[i].dir, dir) != 0)
-            continue;
-        lm = r->mounted[i].lm;
-        free(r->mounted[i].dir);
-        r->mounted[i] = r->mounted[--r->n_mounted];
-        break;
-    }
+    lzs_layer_mount *lm = take_mounted(r, dir);
+    r->reaping += lm != NULL;
     pthread_mutex_unlock(&r->lock);
     if (!lm)
         return;
-    lzs_layer_mount_free(lm); /* may wait for open files: not under the lock */
-    lzs_autoerr lzs_error *e = NULL;
-    int n = lzs_cache_evict(r->cache, &e); /* its cache may go now, least recently used first */
-    if (n < 0)
-        LZS_WARN("cache eviction after unmounting %s: %s", dir, lzs_error_msg(e));
-    else if (n > 0)
-        LZS_INFO("cache: %d layers evicted", n);
+    /* detach now, so that the snapshot's directory can go */
+    if (umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL) {
+        char buf[128];
+        LZS_WARN("detach %s: %s", dir, lzs_strerror(errno, buf, sizeof(buf)));
+    }
+    if (start_reaper(r, lm) < 0)
+        finish_unmount(r, lm);
 }
 
 void lzs_remote_hooks(lzs_remote *r, struct lzs_snap_remote *out)

@@ -23,7 +23,10 @@ typedef struct lzs_remote lzs_remote;
  * min_layer_size are left to containerd. cfg is copied from. */
 int lzs_remote_new(lzs_remote **out, const char *root, const struct lzs_config *cfg,
                    lzs_error **err);
-/* Unmount every layer (see lzs_layer_mount_free: waits for files still open), free. NULL-safe. */
+/* Unmount every layer (see lzs_layer_mount_free: waits for files still open, as it waits for the
+ * layers Remove detached to be closed), free. NULL-safe. A layer unmounted by the snapshotter's
+ * Remove is detached at once, closed by a thread of its own when its last file is, and the cache
+ * then evicted down to its cap. */
 void lzs_remote_free(lzs_remote *r);
 LZS_DEFINE_CLEANUP(lzs_remote, lzs_remote_free)
 

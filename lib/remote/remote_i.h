@@ -19,9 +19,10 @@
 #define REMOTE_IMAGE_TTL_S 60
 
 struct remote_image {
-    char *name; /* "REPO@MANIFEST-DIGEST" (or the reference when no digest was given) */
+    char *name; /* "REPO:TAG@MANIFEST-DIGEST" (or the reference when no digest was given) */
     lzs_image *img;
     time_t opened; /* CLOCK_MONOTONIC seconds */
+    int refs;      /* the table's and each user's; under lzs_remote.lock */
 };
 
 struct remote_mounted {
@@ -36,16 +37,21 @@ struct lzs_remote {
     struct lzs_layer_opts layer;
     lzs_registry *reg;
     lzs_cache *cache;
-    pthread_mutex_t lock; /* everything below; held while a layer is being mounted */
-    struct remote_image images[REMOTE_IMAGES_MAX]; /* most recent first */
+    /* Held only for the tables below, never across registry work or a mount. */
+    pthread_mutex_t lock;
+    struct remote_image *images[REMOTE_IMAGES_MAX]; /* most recent first */
     struct remote_mounted *mounted;
     size_t n_mounted;
+    unsigned reaping;      /* layers being unmounted by reaper threads */
+    pthread_cond_t reaped; /* reaping went down */
 };
 
 /* The image ref names (manifest: its digest, or NULL), opened and its indexes found, or from the
- * table; borrowed from r (under r->lock). */
-int remote_image_get(lzs_remote *r, const char *ref, const char *manifest, lzs_image **out,
-                     lzs_error **err);
+ * table; the caller holds a reference until remote_image_put. */
+int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
+                     struct remote_image **out, lzs_error **err);
+void remote_image_put(lzs_remote *r, struct remote_image *e);
+/* Under no lock, at the end: drop the table. */
 void remote_images_dispose(lzs_remote *r);
 
 #endif

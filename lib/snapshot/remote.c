@@ -14,6 +14,7 @@ struct snap_pending {
     int64_t id;
     struct lzs_snap_label *labels;
     size_t n;
+    bool mounting; /* a call is mounting it now (others answer EAGAIN) */
 };
 
 void lzs_snapshotter_set_remote(lzs_snapshotter *sn, const struct lzs_snap_remote *r)
@@ -84,6 +85,8 @@ void snap_remote_release(lzs_snapshotter *sn, const struct lzs_snap_info *i)
     if (sn->remote.unmount && snap_label_find(i->labels, i->n_labels, LZS_SNAP_LABEL_REMOTE))
         sn->remote.unmount(sn->remote.data, fs);
     detach_stale(fs);
+    /* a pending snapshot is being mounted only as the parent of another, and a snapshot with
+     * children is never removed: its labels are not in use here */
     pthread_mutex_lock(&sn->remote_lock);
     for (size_t k = 0; k < sn->n_pending; k++) {
         if (sn->pending[k].id != i->id)
@@ -128,10 +131,22 @@ static int commit_remote(lzs_snapshotter *sn, const char *key, const char *targe
     return rc;
 }
 
-int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
-                        const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err)
+/* The remote mount of active snapshot i (key) did not become a snapshot: unmount it; when the
+ * target appeared meanwhile (a concurrent pull of the same layer), drop key too: 1 or -EEXIST. */
+static int undo_remote(lzs_snapshotter *sn, const struct lzs_snap_info *i, const char *target,
+                       int commit_rc, lzs_error *e, lzs_error **err)
 {
-    (void)parent;
+    char fs[4200];
+    sn->remote.unmount(sn->remote.data, snap_path(sn, i->id, "fs", fs, sizeof(fs)));
+    if (commit_rc == -EEXIST && lzs_snapshotter_remove(sn, i->key, NULL) == 0)
+        return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
+    LZS_WARN("snapshot %s: commit after the remote mount: %s", target, lzs_error_msg(e));
+    return 1;
+}
+
+int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const struct lzs_snap_label *labels,
+                        size_t n_labels, lzs_error **err)
+{
     const char *target = snap_label_find(labels, n_labels, LZS_SNAP_LABEL_REF);
     struct lzs_snap_info i = {0};
     int rc = lzs_snapstore_stat(sn->store, key, &i, err);
@@ -139,25 +154,23 @@ int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const char *parent
         return rc;
     int64_t size = 0, inodes = 0, t0 = snap_now();
     lzs_autoerr lzs_error *e = NULL;
-    bool handled = false;
     rc = remote_mount(sn, i.id, labels, n_labels, &size, &inodes, &e);
     if (rc == -ENOENT) {
         LZS_DEBUG("snapshot %s: not remote (%s): it is unpacked", target, lzs_error_msg(e));
+        rc = 1;
     } else if (rc < 0) {
         LZS_WARN("snapshot %s: remote mount failed, containerd pulls it: %s", target,
                  lzs_error_msg(e));
+        rc = 1;
     } else if ((rc = commit_remote(sn, key, target, labels, n_labels, size, inodes, &e)) < 0) {
-        snap_remote_release(sn, &i);
-        LZS_WARN("snapshot %s: commit after the remote mount: %s", target, lzs_error_msg(e));
+        rc = undo_remote(sn, &i, target, rc, e, err);
     } else {
         LZS_INFO("snapshot %s: layer mounted remotely in %.3f s", target,
                  (double)(snap_now() - t0) / 1e9);
-        handled = true;
+        rc = lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
     }
     lzs_snap_info_dispose(&i);
-    if (handled)
-        return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
-    return 1;
+    return rc;
 }
 
 /* ---- restart -------------------------------------------------------------------------------- */
@@ -181,33 +194,37 @@ static int collect_remote(const struct lzs_snap_info *i, void *data)
     struct lzs_snap_label *labels = labels_with_remote(i->labels, i->n_labels, &n);
     if (!labels)
         return -ENOMEM;
-    v[l->n++] = (struct snap_pending){i->id, labels, n};
+    v[l->n++] = (struct snap_pending){i->id, labels, n, false};
     return 0;
 }
 
-/* Try to mount p; the failures are kept in sn->pending. */
-static bool restore_one(lzs_snapshotter *sn, struct snap_pending *p)
+/* Mount restored snapshot p (what a daemon that died left there is detached first). */
+static bool remount(lzs_snapshotter *sn, const struct snap_pending *p)
 {
     char fs[4200];
     detach_stale(snap_path(sn, p->id, "fs", fs, sizeof(fs)));
     int64_t size, inodes;
     lzs_autoerr lzs_error *e = NULL;
-    if (remote_mount(sn, p->id, p->labels, p->n, &size, &inodes, &e) == 0) {
-        labels_free(p->labels, p->n);
+    if (remote_mount(sn, p->id, p->labels, p->n, &size, &inodes, &e) == 0)
         return true;
-    }
     LZS_WARN("remote snapshot %" PRId64 " could not be mounted again (tried again when used): %s",
              p->id, lzs_error_msg(e));
+    return false;
+}
+
+/* Keep p in sn->pending (it owns p's labels from now on). */
+static void pending_add(lzs_snapshotter *sn, struct snap_pending *p)
+{
     pthread_mutex_lock(&sn->remote_lock);
     struct snap_pending *v = lzs_realloc_array(sn->pending, sn->n_pending + 1, sizeof(*v));
     if (v) {
         sn->pending = v;
         v[sn->n_pending++] = *p;
     } else {
+        LZS_ERROR("out of memory: remote snapshot %" PRId64 " will not be mounted", p->id);
         labels_free(p->labels, p->n);
     }
     pthread_mutex_unlock(&sn->remote_lock);
-    return false;
 }
 
 int lzs_snapshotter_restore(lzs_snapshotter *sn, size_t *mounted, size_t *failed, lzs_error **err)
@@ -220,40 +237,63 @@ int lzs_snapshotter_restore(lzs_snapshotter *sn, size_t *mounted, size_t *failed
     if (rc == -ENOMEM)
         rc = lzs_error_set(err, ENOMEM, "out of memory");
     for (size_t k = 0; k < l.n; k++) {
-        if (rc == 0 && restore_one(sn, &l.v[k]))
-            ++*mounted;
-        else if (rc == 0)
+        if (rc == 0 && !remount(sn, &l.v[k])) {
+            pending_add(sn, &l.v[k]);
             ++*failed;
-        else
-            labels_free(l.v[k].labels, l.v[k].n);
+            continue;
+        }
+        *mounted += rc == 0;
+        labels_free(l.v[k].labels, l.v[k].n);
     }
     free(l.v);
     return rc;
 }
 
-/* Take pending snapshot id out of the list (the caller mounts it): its entry, or id 0. */
-static struct snap_pending take_pending(lzs_snapshotter *sn, int64_t id)
+/* Under remote_lock: the pending entry of id, or NULL. */
+static struct snap_pending *pending_find(lzs_snapshotter *sn, int64_t id)
 {
-    struct snap_pending p = {0};
+    for (size_t k = 0; k < sn->n_pending; k++)
+        if (sn->pending[k].id == id)
+            return &sn->pending[k];
+    return NULL;
+}
+
+/* Mount pending snapshot id if it is one: 0 (mounted, or not pending), -EAGAIN (it cannot be
+ * mounted, or another call is mounting it: its fs must not be used meanwhile). */
+static int ensure_one(lzs_snapshotter *sn, int64_t id, lzs_error **err)
+{
     pthread_mutex_lock(&sn->remote_lock);
-    for (size_t k = 0; k < sn->n_pending; k++) {
-        if (sn->pending[k].id == id) {
-            p = sn->pending[k];
-            sn->pending[k] = sn->pending[--sn->n_pending];
-            break;
+    struct snap_pending *p = pending_find(sn, id), copy = {0};
+    bool busy = p && p->mounting;
+    if (p && !busy) {
+        p->mounting = true;
+        copy = *p; /* the labels stay the list's; only this call mounts p now */
+    }
+    pthread_mutex_unlock(&sn->remote_lock);
+    if (!p)
+        return 0;
+    bool ok = !busy && remount(sn, &copy);
+    pthread_mutex_lock(&sn->remote_lock);
+    if (!busy && (p = pending_find(sn, id))) {
+        p->mounting = false;
+        if (ok) {
+            labels_free(p->labels, p->n);
+            *p = sn->pending[--sn->n_pending];
         }
     }
     pthread_mutex_unlock(&sn->remote_lock);
-    return p;
+    if (ok)
+        return 0;
+    return lzs_error_set(err, EAGAIN, "remote layer snapshot %" PRId64 " %s", id,
+                         busy ? "is being mounted" : "cannot be mounted now");
 }
 
 int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err)
 {
     for (size_t k = 0; k < n; k++) {
-        struct snap_pending p = take_pending(sn, ids[k]);
-        if (p.id && !restore_one(sn, &p))
-            return lzs_error_set(err, EAGAIN,
-                                 "remote layer snapshot %" PRId64 " cannot be mounted now", p.id);
+        int rc = ensure_one(sn, ids[k], err);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

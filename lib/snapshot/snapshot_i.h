@@ -41,8 +41,8 @@ void snap_detach_fs(const char *dir);
 int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err);
 /* remote.c: Prepare of key with a snapshot.ref label through the remote: 1 when it was not
  * handled (go the normal way), else 0 or an error (EEXIST: the target now exists). */
-int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const char *parent,
-                        const struct lzs_snap_label *labels, size_t n_labels, lzs_error **err);
+int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const struct lzs_snap_label *labels,
+                        size_t n_labels, lzs_error **err);
 /* The value of label name, or NULL. */
 const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name);
 

@@ -230,8 +230,13 @@ static int place(int64_t id, int64_t parent_id, void *data, lzs_error **err)
         if (lchown(fs, st.st_uid, st.st_gid) < 0)
             return lzs_error_set_sys(err, errno, "chown %s", fs);
     }
-    if (rename(p->tmp, snap_path(p->sn, id, NULL, p->dir, sizeof(p->dir))) < 0)
-        return lzs_error_set_sys(err, errno, "rename %s to %s", p->tmp, p->dir);
+    char dir[4200], buf[128];
+    if (rename(p->tmp, snap_path(p->sn, id, NULL, dir, sizeof(dir))) < 0) {
+        int e = errno == EEXIST || errno == ENOTEMPTY ? EIO : errno; /* not the key's existence */
+        return lzs_error_set(err, e, "rename %s to %s: %s", p->tmp, dir,
+                             lzs_strerror(errno, buf, sizeof(buf)));
+    }
+    snprintf(p->dir, sizeof(p->dir), "%s", dir); /* placed: unplace moves it back */
     return 0;
 }
 
@@ -261,14 +266,21 @@ static int create(lzs_snapshotter *sn, enum lzs_snap_kind kind, const char *key,
     return rc;
 }
 
-/* A remote layer's chain id (LZS_SNAP_LABEL_REF) that is a snapshot already: EEXIST. */
-static int check_target(lzs_snapshotter *sn, const char *target, lzs_error **err)
+/* Whether the Prepare of a layer (target: its chain id, LZS_SNAP_LABEL_REF) may be served by the
+ * remote: 1 yes; 0 no, unpack it (a snapshot of that name with another parent: the same layer
+ * in another namespace); -EEXIST with the message containerd expects when it exists already on
+ * the same parent (containerd then finds it by label and parent). */
+static int remote_target(lzs_snapshotter *sn, const char *target, const char *parent,
+                         lzs_error **err)
 {
     struct lzs_snap_info i = {0};
-    int rc = lzs_snapstore_stat(sn->store, target, &i, NULL);
+    if (lzs_snapstore_stat(sn->store, target, &i, NULL) < 0)
+        return 1;
+    bool same = strcmp(i.parent ? i.parent : "", parent ? parent : "") == 0;
     lzs_snap_info_dispose(&i);
-    if (rc == 0)
+    if (same)
         return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
+    LZS_DEBUG("snapshot %s exists on another parent: %s is unpacked", target, target);
     return 0;
 }
 
@@ -277,12 +289,12 @@ int lzs_snapshotter_prepare(lzs_snapshotter *sn, const char *key, const char *pa
                             struct lzs_snap_mounts *mounts, lzs_error **err)
 {
     const char *target = snap_label_find(labels, n_labels, LZS_SNAP_LABEL_REF);
-    bool remote = sn->remote.mount && target && *target;
-    int rc = remote ? check_target(sn, target, err) : 0;
-    if (rc == 0)
-        rc = create(sn, LZS_SNAP_ACTIVE, key, parent, labels, n_labels, NULL, err);
+    int remote = sn->remote.mount && target && *target;
+    if (remote && (remote = remote_target(sn, target, parent, err)) < 0)
+        return remote;
+    int rc = create(sn, LZS_SNAP_ACTIVE, key, parent, labels, n_labels, NULL, err);
     if (rc == 0 && remote)
-        rc = snap_remote_prepare(sn, key, parent, labels, n_labels, err);
+        rc = snap_remote_prepare(sn, key, labels, n_labels, err);
     if (rc < 0)
         return rc;
     return mounts ? lzs_snapshotter_mounts(sn, key, mounts, err) : 0;

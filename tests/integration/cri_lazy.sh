@@ -173,7 +173,7 @@ remove_pod
 
 # ---- 5. removing the images frees the mounts -------------------------------------------------
 for name in lazy plain mixed again; do ctd_cri rmi "$RIG_REG/test/$name:1"; done
-for ((i = 0; i < 50; i++)); do
+for ((i = 0; i < 300; i++)); do # containerd's garbage collection removes the snapshots
     [ "$(lzd_fuse_mounts | wc -l)" -eq 0 ] && break
     sleep 0.2
 done
@@ -187,4 +187,10 @@ check "5: and no sanitizer report (ASan/UBSan builds)" \
     test "$(grep -cE 'Sanitizer|runtime error' "$LZD_LOG" || true)" -eq 0
 
 echo "took $((SECONDS - start)) s"
+if [ "$failures" -ne 0 ]; then
+    echo "--- lazysnapd's log ends with:"
+    tail -n 40 "$LZD_LOG"
+    echo "--- containerd's errors:"
+    grep -E 'level=(error|warning)' "$CTD_LOG" | tail -n 20
+fi
 check_done

@@ -557,6 +557,15 @@ LZS_TEST(test_snapshot__a_remote_layer_is_committed_under_its_ref)
     rc = lzs_snapshotter_prepare(sn, "extract-2", NULL, remote_labels, 3, &m, &err);
     REFUSED(rc, err, EEXIST, "already exists");
     ASSERT_EQ(r.mounts, 1);
+    /* the same chain id on another parent (the layer pulled in another namespace): the name is
+     * taken, so it is unpacked as usual */
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "base", NULL, NULL, 0, NULL, &err), err);
+    ASSERT_OK(lzs_snapshotter_commit(sn, "other/base", "base", NULL, 0, &err), err);
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "extract-3", "other/base", remote_labels, 3, &m, &err),
+              err);
+    lzs_snap_mounts_dispose(&m);
+    ASSERT_EQ(r.mounts, 1);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "extract-3", &err), err);
     /* a container on it sees the layer; removal unmounts */
     ASSERT_OK(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, &m, &err), err);
     ASSERT_STR_EQ(m.v[0].type, "overlay");
