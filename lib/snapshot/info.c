@@ -188,19 +188,31 @@ static int update_path(lzs_snapstore *s, int64_t id, const struct lzs_snap_info 
     return rc < 0 ? rc : label_put(s, id, l->name, l->value, err);
 }
 
+/* LZS_SNAP_LABEL_REMOTE says the snapshot is a mounted layer (what restarts mount again and
+ * Remove unmounts): the snapshotter's to set, so an update leaves it as it was. */
+static int keep_remote_label(lzs_snapstore *s, const struct lzs_snap_info *cur, lzs_error **err)
+{
+    const struct lzs_snap_label *l = find_label(cur, LZS_SNAP_LABEL_REMOTE);
+    if (l)
+        return label_put(s, cur->id, l->name, l->value, err);
+    return label_delete(s, cur->id, LZS_SNAP_LABEL_REMOTE, err);
+}
+
 static int update_locked(lzs_snapstore *s, const struct lzs_snap_info *in, const char *const *paths,
                          size_t n_paths, lzs_error **err)
 {
     struct lzs_snap_info cur = {0};
     int rc = snap_info_get(s, in->key, &cur, err);
     int64_t id = cur.id;
-    lzs_snap_info_dispose(&cur);
     if (rc < 0)
         return rc;
     if (n_paths == 0)
         rc = snap_labels_set(s, id, in->labels, in->n_labels, err);
     for (size_t i = 0; rc == 0 && i < n_paths; i++)
         rc = update_path(s, id, in, paths[i], err);
+    if (rc == 0)
+        rc = keep_remote_label(s, &cur, err);
+    lzs_snap_info_dispose(&cur);
     lzs_cleanup(snap_finalizep) sqlite3_stmt *st =
         rc == 0 ? snap_prepare(s, "UPDATE snapshots SET updated_ns = ? WHERE id = ?", err) : NULL;
     if (rc == 0 && !st)

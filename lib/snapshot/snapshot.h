@@ -73,8 +73,8 @@ int lzs_snapstore_commit(lzs_snapstore *s, const char *key, const char *name,
 int lzs_snapstore_remove(lzs_snapstore *s, const char *key, struct lzs_snap_info *removed,
                          lzs_error **err);
 /* Update in->key's labels from in: paths "labels" (all of them) or "labels.NAME" (one; absent
- * from in: removed); no paths: all labels. Any other path is EINVAL. out (may be NULL) receives
- * the updated record. */
+ * from in: removed); no paths: all labels. Any other path is EINVAL. LZS_SNAP_LABEL_REMOTE stays
+ * as it was (the snapshotter's own). out (may be NULL) receives the updated record. */
 int lzs_snapstore_update(lzs_snapstore *s, const struct lzs_snap_info *in, const char *const *paths,
                          size_t n_paths, struct lzs_snap_info *out, lzs_error **err);
 /* Call fn for every snapshot, by id, in one transaction (fn must not call the store); a negative

@@ -553,6 +553,13 @@ LZS_TEST(test_snapshot__a_remote_layer_is_committed_under_its_ref)
     ASSERT_EQ(i.size, 4096);
     ASSERT(has_file(fs_of(i.id), "from-the-layer"));
     REFUSED(lzs_snapstore_stat(st, "extract-1", &i, &err), err, ENOENT, "extract-1");
+    /* the remote label is the snapshotter's: an update (here: all labels, to none) keeps it */
+    struct lzs_snap_info upd = {.key = (char *)"chain-1"}, after = {0};
+    const char *all[] = {"labels"};
+    ASSERT_OK(lzs_snapstore_update(st, &upd, all, 1, &after, &err), err);
+    ASSERT_EQ(after.n_labels, 1);
+    ASSERT_STR_EQ(after.labels[0].name, "containerd.io/snapshot/remote");
+    lzs_snap_info_dispose(&after);
     /* the same layer again: answered from the record, no second mount */
     rc = lzs_snapshotter_prepare(sn, "extract-2", NULL, remote_labels, 3, &m, &err);
     REFUSED(rc, err, EEXIST, "already exists");
@@ -612,6 +619,7 @@ LZS_TEST(test_snapshot__remote_layers_are_mounted_again_after_a_restart)
     int rc = lzs_snapshotter_prepare(sn, "extract-1", NULL, remote_labels, 3, NULL, &err);
     REFUSED(rc, err, EEXIST, "already exists");
     int64_t id = id_of(sn, "chain-1");
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "early", "chain-1", NULL, 0, NULL, &err), err);
     lzs_snapshotter_close(sn); /* a daemon that died: its mount stays behind */
     ASSERT(has_file(fs_of(id), "from-the-layer"));
 
@@ -624,12 +632,16 @@ LZS_TEST(test_snapshot__remote_layers_are_mounted_again_after_a_restart)
     ASSERT_EQ(mounted, 0);
     ASSERT_EQ(failed, 1);
     ASSERT(!has_file(fs_of(id), "from-the-layer")); /* the stale mount was detached */
-    ASSERT_OK(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, NULL, &err), err);
-    REFUSED(lzs_snapshotter_mounts(sn, "ctr", &m, &err), err, EAGAIN, "cannot be mounted now");
+    REFUSED(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, &m, &err), err, EAGAIN,
+            "cannot be mounted now");
+    REFUSED(lzs_snapshotter_mounts(sn, "early", &m, &err), err, EAGAIN, "cannot be mounted now");
 
     r.failing = false; /* back: the next use mounts it */
-    ASSERT_OK(lzs_snapshotter_mounts(sn, "ctr", &m, &err), err);
+    ASSERT_OK(lzs_snapshotter_mounts(sn, "early", &m, &err), err);
     lzs_snap_mounts_dispose(&m);
+    ASSERT_OK(lzs_snapshotter_prepare(sn, "ctr", "chain-1", NULL, 0, &m, &err), err);
+    lzs_snap_mounts_dispose(&m);
+    ASSERT_OK(lzs_snapshotter_remove(sn, "early", &err), err);
     ASSERT(has_file(fs_of(id), "from-the-layer"));
     ASSERT_EQ(r.mounts, 2);
     ASSERT_OK(lzs_snapshotter_remove(sn, "ctr", &err), err);
