@@ -393,15 +393,16 @@ if plot and shutil.which("gnuplot"):
     with open(dat, "w") as f:
         for label, o, l in plot:
             f.write(f'"{label}" {o["start"]} {o["lo"]} {o["hi"]} {l["start"]} {l["lo"]} {l["hi"]}\n')
-    gp = f"""set terminal png size 900,500
+    gp = f"""set terminal png size 1000,520
 set output '{os.path.join(out, "start.png")}'
 set title 'cold start: pull to first output line of python3 (median, min-max)'
 set ylabel 'seconds'
 set yrange [0:*]
 set style data histograms
 set style histogram errorbars gap 2 lw 1
+set xtics font ',9'
 set style fill solid 0.6 border -1
-set key top right
+set key below
 plot '{dat}' using 2:3:4:xtic(1) title 'overlayfs (full pull)', '' using 5:6:7 title 'lazysnap (lazy)'
 """
     r = subprocess.run(["gnuplot"], input=gp.encode(), capture_output=True)
