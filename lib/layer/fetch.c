@@ -63,20 +63,10 @@ static void fetch_progress(lzs_layer *l, struct layer_fetch *f, uint64_t pos)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Decode [f->start, f->end) (f->start is a checkpoint, or any offset when uncompressed) into the
- * cache. */
-static int decode(lzs_layer *l, struct layer_fetch *f, unsigned flags, lzs_error **err)
+/* The pieces of [f->start, f->end) from cur into the cache. */
+static int decode_pieces(lzs_layer *l, struct layer_fetch *f, lzs_zseek_cursor *cur, unsigned flags,
+                         lzs_error **err)
 {
-    struct lzs_index_checkpoint c;
-    lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, f->start), &c);
-    struct lzs_zseek_point p = {c.in_off, c.out_off, c.bits, c.kind, c.window, c.window_len};
-    /* compressed bytes up to what the caller needs; rounding up to whole chunks may take a
-     * little more, which the cursor then fetches in small steps */
-    uint64_t in_end = layer_in_end(l->idx, lzs_blob_size(l->blob), f->need_end);
-    lzs_cleanup(lzs_zseek_cursor_freep) lzs_zseek_cursor *cur = NULL;
-    int rc = lzs_zseek_cursor_new(&cur, l->blob, l->comp, &p, in_end, err);
-    if (rc < 0)
-        return rc;
     lzs_autofree uint8_t *buf = malloc(PIECE);
     if (!buf)
         return lzs_error_set(err, ENOMEM, "out of memory");
@@ -84,7 +74,7 @@ static int decode(lzs_layer *l, struct layer_fetch *f, unsigned flags, lzs_error
         /* pieces end on chunk boundaries: the cache marks only chunks one write covers */
         uint64_t stop = pos / CH * CH + PIECE;
         size_t n = (size_t)((f->end < stop ? f->end : stop) - pos);
-        rc = lzs_zseek_cursor_read(cur, pos, buf, n, err);
+        int rc = lzs_zseek_cursor_read(cur, pos, buf, n, err);
         if (rc == 0)
             rc = lzs_cache_write(l->cache, pos, buf, n, err);
         if (rc < 0)
@@ -95,6 +85,58 @@ static int decode(lzs_layer *l, struct layer_fetch *f, unsigned flags, lzs_error
             return rc;
     }
     return 0;
+}
+
+/* Under l->lock: the parked cursor when it stands in [from, upto] (no farther back than the
+ * checkpoint at from), taken; else NULL. */
+static lzs_zseek_cursor *take_parked(lzs_layer *l, uint64_t from, uint64_t upto)
+{
+    lzs_zseek_cursor *cur = l->parked;
+    if (!cur || l->parked_pos < from || l->parked_pos > upto)
+        return NULL;
+    l->parked = NULL;
+    return cur;
+}
+
+/* Leave cur (at the end of a fetch that went well) for the next fetch. */
+static void park(lzs_layer *l, lzs_zseek_cursor *cur)
+{
+    pthread_mutex_lock(&l->lock);
+    lzs_zseek_cursor *old = l->parked;
+    l->parked = cur;
+    l->parked_pos = lzs_zseek_cursor_position(cur);
+    pthread_mutex_unlock(&l->lock);
+    lzs_zseek_cursor_free(old);
+}
+
+/* A cursor at checkpoint f->start (or any offset when uncompressed). */
+static int new_cursor(lzs_layer *l, const struct layer_fetch *f, uint64_t in_end,
+                      lzs_zseek_cursor **out, lzs_error **err)
+{
+    struct lzs_index_checkpoint c;
+    lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, f->start), &c);
+    struct lzs_zseek_point p = {c.in_off, c.out_off, c.bits, c.kind, c.window, c.window_len};
+    return lzs_zseek_cursor_new(out, l->blob, l->comp, &p, in_end, err);
+}
+
+/* Decode [f->start, f->end) into the cache with cur (standing at f->start; NULL: a new one at
+ * the checkpoint f->start), which is parked for the next fetch when all went well. */
+static int decode(lzs_layer *l, struct layer_fetch *f, lzs_zseek_cursor *cur, unsigned flags,
+                  lzs_error **err)
+{
+    /* compressed bytes up to what the caller needs; rounding up to whole chunks may take a
+     * little more, which the cursor then fetches in small steps */
+    uint64_t in_end = layer_in_end(l->idx, lzs_blob_size(l->blob), f->need_end);
+    int rc = cur ? 0 : new_cursor(l, f, in_end, &cur, err);
+    if (rc < 0)
+        return rc;
+    lzs_zseek_cursor_set_in_end(cur, in_end);
+    rc = decode_pieces(l, f, cur, flags, err);
+    if (rc == 0)
+        park(l, cur);
+    else
+        lzs_zseek_cursor_free(cur);
+    return rc;
 }
 
 /* Fetch [a, b) (whole chunks) unless someone else is already at it; the caller needs the bytes
@@ -108,18 +150,21 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, un
         lzs_index_checkpoint_get(l->idx, lzs_index_checkpoint_find(l->idx, a), &c);
         f.start = c.out_off; /* neighbours decoded on the way are kept too */
     }
-    f.pos = f.start;
     pthread_mutex_lock(&l->lock);
     if (covering(l, a)) {
         wait_for_chunk(l, a);
         pthread_mutex_unlock(&l->lock);
         return 1; /* look again */
     }
+    lzs_zseek_cursor *cur = take_parked(l, f.start, a);
+    if (cur)
+        f.start = l->parked_pos;
+    f.pos = f.start;
     f.next = l->fetches;
     l->fetches = &f;
     pthread_mutex_unlock(&l->lock);
 
-    int rc = decode(l, &f, flags, err);
+    int rc = decode(l, &f, cur, flags, err);
 
     pthread_mutex_lock(&l->lock);
     for (struct layer_fetch **pp = &l->fetches; *pp; pp = &(*pp)->next) {

@@ -50,7 +50,12 @@ struct lzs_layer {
     pthread_mutex_t lock;
     pthread_cond_t cond;         /* fetch progress, background stop */
     struct layer_fetch *fetches; /* protected by lock */
-    bool stop;                   /* protected by lock: close asked the background thread to end */
+    /* protected by lock: the cursor of the last fetch, left where it ended (parked_pos), for a
+     * fetch starting after it: a layer read front to back, or a zstd layer of one frame (one
+     * checkpoint, at its start), then goes on instead of decoding again from the checkpoint */
+    lzs_zseek_cursor *parked;
+    uint64_t parked_pos;
+    bool stop; /* protected by lock: close asked the background thread to end */
     pthread_t bg;
     bool bg_running;
     uint64_t bg_t0_ns, bg_bytes0; /* when the background fetch began, blob bytes read by then */

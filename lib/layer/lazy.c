@@ -97,6 +97,7 @@ void lzs_layer_close(lzs_layer *l)
     lzs_blob_unref(l->blob);
     lzs_index_unref(l->idx);
     pthread_cond_destroy(&l->cond);
+    lzs_zseek_cursor_free(l->parked);
     pthread_mutex_destroy(&l->lock);
     free(l);
 }

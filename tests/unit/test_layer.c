@@ -233,6 +233,38 @@ LZS_TEST(test_layer__lazy_reads_come_from_the_cache_once_fetched)
     ASSERT_EQ(st.fetched, 0);
 }
 
+/* A zstd layer of one frame has one checkpoint, its start: reading its files front to back
+ * goes on with the cursor the previous fetch left, so the blob is read about once, not once per
+ * file from the start. */
+LZS_TEST(test_layer__one_frame_zstd_is_read_once_front_to_back)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer_with(&idx, &blob, "zstd -q -c", "layer.tzst");
+    ASSERT_EQ(lzs_index_checkpoint_count(idx), 1);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, NULL, &err), err);
+    unsigned files = 0;
+    for (uint32_t id = 0; id < lzs_index_entry_count(idx); id++) {
+        struct lzs_index_entry e;
+        lzs_index_entry_get(idx, id, &e);
+        if (e.type != LZS_ENTRY_REG || e.size == 0)
+            continue;
+        ASSERT_OK(lzs_layer_ensure(l, id, &err), err);
+        files++;
+    }
+    struct lzs_layer_stats st;
+    lzs_layer_stats(l, &st);
+    ASSERT(files >= 40);
+    ASSERT(st.fetched <= lzs_blob_size(blob) + lzs_blob_size(blob) / 4);
+    ASSERT_EQ(st.verify_failures, 0);
+    check_lazy_file(l, "f39");
+    check_lazy_file(l, "seq.txt");
+}
+
 /* An uncompressed layer's blob that corrupts file bytes on its first `bad` reads. */
 struct liar {
     lzs_blob *inner;
