@@ -60,7 +60,7 @@ static int tun_open(const char *name)
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-        fprintf(stderr, "delayline: TUNSETIFF %s: %s\n", name, strerror(errno));
+        fprintf(stderr, "delayline: TUNSETIFF %s: %m\n", name);
         exit(1);
     }
     return fd;
@@ -160,7 +160,10 @@ int main(int argc, char **argv)
                 take(&ba, delay_ns);
         }
     }
-    fprintf(stderr, "delayline: %s->%s %llu packets %llu bytes %llu dropped; %s->%s %llu packets %llu bytes %llu dropped\n",
-            argv[1], argv[2], ab.pkts, ab.bytes, ab.drops, argv[2], argv[1], ba.pkts, ba.bytes, ba.drops);
+    fprintf(stderr,
+            "delayline: %s->%s %llu packets %llu bytes %llu dropped; %s->%s %llu packets %llu "
+            "bytes %llu dropped\n",
+            argv[1], argv[2], ab.pkts, ab.bytes, ab.drops, argv[2], argv[1], ba.pkts, ba.bytes,
+            ba.drops);
     return 0;
 }
