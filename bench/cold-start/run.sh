@@ -9,12 +9,13 @@
 # Builds a Release `lazysnap` and `lazysnapd` (BUILD_DIR, default build-bench), then a 3-layer
 # gzip image from this machine's files (os: /etc bits + /usr/lib/x86_64-linux-gnu + /usr/sbin;
 # python: /usr/bin/python3* + /usr/lib/python3*; app: the rest of /usr/bin, then more of /usr
-# until --size-mb MiB, default 1200), pushes it as gzip and as zstd and indexes both
+# until --size-mb MiB, default 1200), pushes it as gzip, zstd and zstd-mf and indexes them
 # (`lazysnap index create --min-layer-size 0`). The registry serves them from a network namespace
 # behind a /30 link: veth + `tc netem` (delay + rate on both ends), or, on kernels without
 # sch_netem, two TUN devices joined by bench/cold-start/delayline.c (delay) with `tbf` (rate) on
 # both ends. Profiles: 1gbit-10ms (1 Gbit/s, 10 ms RTT) and 100mbit-30ms.
-# Per variant (gzip, zstd) x profile x snapshotter, --reps (default 3) cold repetitions: a new
+# Per variant (gzip; zstd as skopeo writes it, one frame per layer; zstd-mf, many 1 MiB frames
+# per layer, made by tests/tools/zstd_frames.py) x profile x snapshotter, --reps (default 3) cold repetitions: a new
 # containerd (and lazysnapd) with empty roots, a host-network pod (its pause image comes from a
 # registry on 127.0.0.1, before the clock starts, as kubelet runs the sandbox first), then
 #   t0 -> `lazysnap pull REF` (CRI PullImage) -> CreateContainer + StartContainer of
@@ -51,7 +52,7 @@ done
 if [ $quick -eq 1 ]; then
     profiles=(1gbit-10ms) variants=(gzip)
 else
-    profiles=(1gbit-10ms 100mbit-30ms) variants=(gzip zstd)
+    profiles=(1gbit-10ms 100mbit-30ms) variants=(gzip zstd zstd-mf)
 fi
 started=$SECONDS
 
@@ -153,9 +154,15 @@ rm -rf os python app
 rig_registry
 step "push ${variants[*]} to $RIG_REG (127.0.0.1), index"
 rig_image_push "$work/img:1" "$RIG_REG/cold/gzip:1"
-if [ $quick -eq 0 ]; then rig_image_push "$work/img:1" "$RIG_REG/cold/zstd:1" --zstd; fi
+if [ $quick -eq 0 ]; then
+    rig_image_push "$work/img:1" "$RIG_REG/cold/zstd:1" --zstd
+    # zstd-mf: every layer a multi-frame zstd stream (1 MiB frames, as zstd:chunked has many)
+    "${RIG_PYTHON:-python3}" "$RIG_TOOLS_DIR/zstd_frames.py" --frame-size 1048576 \
+        "$work/img:1" "$work/img:mf" >/dev/null
+    rig_image_push "$work/img:mf" "$RIG_REG/cold/zstd-mf:1"
+fi
 rm -rf "$work/img"
-declare -A layer_digests=() layer_bytes=([zstd]=0)
+declare -A layer_digests=() layer_bytes=([zstd]=0 [zstd-mf]=0)
 for v in "${variants[@]}"; do
     "$lz" index create "$RIG_REG/cold/$v:1" --min-layer-size 0 >"$out/logs/index-$v.out" 2>&1 ||
         { cat "$out/logs/index-$v.out" >&2; exit 1; }
