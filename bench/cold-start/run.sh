@@ -284,8 +284,8 @@ cold_once() {
     t0=$(now)
     "$lz" pull "$ref" --address "$CTD_SOCK" >/dev/null
     t1=$(now)
-    cid=$(ctd_cri create "$pod" "$ref" --name app -- /usr/bin/python3 -c 'import json; print("ready")')
-    ctd_cri start "$cid"
+    # create + start in one client process, as kubelet makes the two calls
+    cid=$(ctd_cri run "$pod" "$ref" --name app -- /usr/bin/python3 -c 'import json; print("ready")')
     deadline=$((SECONDS + 900))
     line=""
     until line=$(grep -m1 ' ready$' "$logd/app.log" 2>/dev/null); do

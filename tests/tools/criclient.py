@@ -14,6 +14,9 @@ snapclient.py's callers do for the snapshots API.
     create POD IMAGE [--name N] -- CMD...
                                a container running CMD (the image's entrypoint and cmd when
                                none); its log goes to <pod log dir>/<name>.log; prints its id
+    run POD IMAGE [--name N] -- CMD...
+                               create, then start, in one process (as kubelet does: no second
+                               interpreter start between the two calls); prints its id
     start CID | stop CID | rm CID
     status CID                 prints STATE EXIT_CODE (CREATED, RUNNING, EXITED or UNKNOWN)
     wait CID [--timeout S]     polls ContainerStatus until EXITED; prints the exit code
@@ -151,7 +154,7 @@ def cmd_runp(c, a):
     print(pod)
 
 
-def cmd_create(c, a):
+def create_container(c, a):
     try:
         with open(os.path.join(c.state, "pods", a.pod + ".txtpb"), encoding="utf-8") as f:
             cfg = f.read()
@@ -164,7 +167,17 @@ def cmd_create(c, a):
            f" log_path: {q(name + '.log')} linux {{ }} }}\n"
            f"sandbox_config {{ {cfg} }}\n")
     r = c.call(RUNTIME, "CreateContainer", req, max(c.timeout, 300))
-    print(field(r, "container_id"))
+    return field(r, "container_id")
+
+
+def cmd_create(c, a):
+    print(create_container(c, a))
+
+
+def cmd_run(c, a):
+    cid = create_container(c, a)
+    c.call(RUNTIME, "StartContainer", f"container_id: {q(cid)}")
+    print(cid)
 
 
 def container_status(c, cid):
@@ -226,11 +239,12 @@ def parser():
     s.add_argument("name")
     s.add_argument("--log-dir")
     s.set_defaults(run=cmd_runp)
-    s = sub.add_parser("create")
-    s.add_argument("pod")
-    s.add_argument("image")
-    s.add_argument("--name")
-    s.set_defaults(run=cmd_create)
+    for name, run in (("create", cmd_create), ("run", cmd_run)):
+        s = sub.add_parser(name)
+        s.add_argument("pod")
+        s.add_argument("image")
+        s.add_argument("--name")
+        s.set_defaults(run=run)
     s = sub.add_parser("wait")
     s.add_argument("cid")
     s.add_argument("--timeout", dest="wait_timeout", type=float, default=120)
