@@ -159,20 +159,17 @@ static void wait_signal(const sigset_t *sigs)
     LZS_INFO("signal %d: shutting down", sig);
 }
 
-/* Serve until SIGTERM or SIGINT (blocked before any thread starts, taken by sigwait). */
-static int serve(struct options *o, const sigset_t *sigs, lzs_error **err)
+/* Serve with cfg (loaded; o's address and root may point into it) until SIGTERM or SIGINT. */
+static int serve_with(const struct options *o, const struct lzs_config *cfg, const sigset_t *sigs,
+                      lzs_error **err)
 {
-    struct lzs_config cfg = {0};
     lzs_cleanup(lzs_snapshotter_closep) lzs_snapshotter *sn = NULL;
     lzs_cleanup(lzs_remote_freep) lzs_remote *remote = NULL;
-    int rc = load_config(o, &cfg, err);
-    if (rc == 0)
-        rc = make_socket_dir(o->address, err);
+    int rc = make_socket_dir(o->address, err);
     if (rc == 0)
         rc = lzs_snapshotter_open(&sn, o->root, err);
     if (rc == 0)
-        rc = lzs_remote_new(&remote, o->root, &cfg, err);
-    lzs_config_dispose(&cfg);
+        rc = lzs_remote_new(&remote, o->root, cfg, err);
     if (rc < 0)
         return rc;
     struct lzs_snap_remote hooks;
@@ -186,6 +183,17 @@ static int serve(struct options *o, const sigset_t *sigs, lzs_error **err)
     wait_signal(sigs);
     lzs_rpc_server_stop(srv);
     return 0;
+}
+
+/* Serve until SIGTERM or SIGINT (blocked before any thread starts, taken by sigwait). */
+static int serve(struct options *o, const sigset_t *sigs, lzs_error **err)
+{
+    struct lzs_config cfg = {0};
+    int rc = load_config(o, &cfg, err);
+    if (rc == 0)
+        rc = serve_with(o, &cfg, sigs, err);
+    lzs_config_dispose(&cfg);
+    return rc;
 }
 
 int main(int argc, char **argv)

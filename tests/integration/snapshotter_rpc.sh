@@ -181,5 +181,23 @@ left=$(find "$root/snapshots" -mindepth 1 -maxdepth 1 | wc -l)
 [ "$left" -eq 250 ] && ok || bad "after Remove and Cleanup: $left directories, want the 250 of many/"
 kill -TERM "$dpid"
 wait "$dpid" || true
+
+# ---- 5. the config file: socket, root and log format from it, an unknown key refused -----------
+printf 'address = "%s"\nroot = "%s"\nlog_format = "json"\n[index]\nmin_layer_size = "1MiB"\n' \
+    "$work/run2/lazysnapd.sock" "$work/root2" >lazysnapd.toml
+"$lzd" --config lazysnapd.toml >>daemon2.log 2>&1 &
+cpid=$!
+rig_on_exit "kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true"
+for ((i = 0; i < 100; i++)); do [ -S "$work/run2/lazysnapd.sock" ] && break; sleep 0.05; done
+[ -S "$work/run2/lazysnapd.sock" ] && [ -f "$work/root2/metadata.db" ] && ok ||
+    bad "--config: no socket or root where the file says: $(tail -3 daemon2.log)"
+kill -TERM "$cpid"
+rc=0
+wait "$cpid" || rc=$?
+[ $rc -eq 0 ] && ok || bad "--config: exit $rc after SIGTERM: $(tail -3 daemon2.log)"
+grep -q '^{.*serving snapshots of' daemon2.log && ok || bad "log_format json: $(head -2 daemon2.log)"
+printf 'adress = "/x"\n' >typo.toml
+expect_fail 1 'typo.toml:1:1: key adress: unknown key' "$lzd" --config typo.toml
+cat daemon2.log >>daemon.log
 grep -q 'ERROR\|runtime error\|AddressSanitizer' daemon.log && bad "daemon log: $(grep -m3 'ERROR\|runtime error' daemon.log)" || ok
 check_done
