@@ -182,6 +182,11 @@ static int serve_with(const struct options *o, const struct lzs_config *cfg, con
     LZS_INFO("serving snapshots of %s on %s", o->root, o->address);
     wait_signal(sigs);
     lzs_rpc_server_stop(srv);
+    struct lzs_remote_stats st;
+    lzs_remote_stats(remote, &st);
+    LZS_INFO("unmounting %zu remote layers; %" PRIu64 " bytes fetched from registries in %" PRIu64
+             " requests since the start",
+             st.mounted, st.bytes_fetched, st.requests);
     return 0;
 }
 

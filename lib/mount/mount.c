@@ -287,11 +287,6 @@ void lzs_layer_mount_free(lzs_layer_mount *lm)
     free(lm);
 }
 
-void lzs_layer_mount_info(lzs_layer_mount *lm, struct lzs_mount_layer_info *out)
-{
-    layer_info(&lm->ml, out);
-}
-
 lzs_index *lzs_layer_mount_index(lzs_layer_mount *lm)
 {
     return lzs_layer_index(lm->ml.layer);

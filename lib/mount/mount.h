@@ -54,7 +54,6 @@ int lzs_layer_mount_new(lzs_layer_mount **out, lzs_image *img, size_t i, lzs_cac
                         const char *dir, const struct lzs_mount_opts *opts, lzs_error **err);
 /* Unmount (lazily while files are open: see lzs_fusefs_unmount) and free. NULL-safe. */
 void lzs_layer_mount_free(lzs_layer_mount *lm);
-void lzs_layer_mount_info(lzs_layer_mount *lm, struct lzs_mount_layer_info *out);
 lzs_index *lzs_layer_mount_index(lzs_layer_mount *lm); /* borrowed */
 
 #endif
