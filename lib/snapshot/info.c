@@ -165,11 +165,11 @@ int lzs_snapstore_stat(lzs_snapstore *s, const char *key, struct lzs_snap_info *
     return snap_end(s, snap_info_get(s, key, out, err), err);
 }
 
-static const struct lzs_snap_label *find_label(const struct lzs_snap_info *i, const char *name)
+const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name)
 {
-    for (size_t k = 0; k < i->n_labels; k++)
-        if (strcmp(i->labels[k].name, name) == 0)
-            return &i->labels[k];
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(labels[k].name, name) == 0)
+            return labels[k].value;
     return NULL;
 }
 
@@ -181,20 +181,20 @@ static int update_path(lzs_snapstore *s, int64_t id, const struct lzs_snap_info 
         return snap_labels_set(s, id, in->labels, in->n_labels, err);
     if (strncmp(path, "labels.", 7) != 0 || !path[7])
         return lzs_error_set(err, EINVAL, "cannot update field '%s' of snapshot %s", path, in->key);
-    const struct lzs_snap_label *l = find_label(in, path + 7);
-    if (!l || !l->value || !*l->value) /* absent or "": removed */
-        return label_delete(s, id, path + 7, err);
-    int rc = check_label(l->name, l->value, err);
-    return rc < 0 ? rc : label_put(s, id, l->name, l->value, err);
+    const char *name = path + 7, *value = snap_label_find(in->labels, in->n_labels, name);
+    if (!value || !*value) /* absent or "": removed */
+        return label_delete(s, id, name, err);
+    int rc = check_label(name, value, err);
+    return rc < 0 ? rc : label_put(s, id, name, value, err);
 }
 
 /* LZS_SNAP_LABEL_REMOTE says the snapshot is a mounted layer (what restarts mount again and
  * Remove unmounts): the snapshotter's to set, so an update leaves it as it was. */
 static int keep_remote_label(lzs_snapstore *s, const struct lzs_snap_info *cur, lzs_error **err)
 {
-    const struct lzs_snap_label *l = find_label(cur, LZS_SNAP_LABEL_REMOTE);
-    if (l)
-        return label_put(s, cur->id, l->name, l->value, err);
+    const char *value = snap_label_find(cur->labels, cur->n_labels, LZS_SNAP_LABEL_REMOTE);
+    if (value)
+        return label_put(s, cur->id, LZS_SNAP_LABEL_REMOTE, value, err);
     return label_delete(s, cur->id, LZS_SNAP_LABEL_REMOTE, err);
 }
 

@@ -22,14 +22,6 @@ void lzs_snapshotter_set_remote(lzs_snapshotter *sn, const struct lzs_snap_remot
     sn->remote = *r;
 }
 
-const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(labels[i].name, name) == 0)
-            return labels[i].value;
-    return NULL;
-}
-
 static void labels_free(struct lzs_snap_label *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -39,29 +31,33 @@ static void labels_free(struct lzs_snap_label *v, size_t n)
     free(v);
 }
 
+/* dst = a copy of (name, value); false when out of memory (dst then holds what was copied). */
+static bool label_dup(struct lzs_snap_label *dst, const char *name, const char *value)
+{
+    *dst = (struct lzs_snap_label){strdup(name), strdup(value)};
+    return dst->name && dst->value;
+}
+
 /* labels plus LZS_SNAP_LABEL_REMOTE, copied. */
 static struct lzs_snap_label *labels_with_remote(const struct lzs_snap_label *labels, size_t n,
                                                  size_t *out_n)
 {
     struct lzs_snap_label *v = lzs_calloc_array(n + 1, sizeof(*v));
+    if (!v)
+        return NULL;
     size_t k = 0;
-    for (size_t i = 0; v && i < n; i++) {
-        if (strcmp(labels[i].name, LZS_SNAP_LABEL_REMOTE) == 0)
-            continue;
-        v[k] = (struct lzs_snap_label){strdup(labels[i].name), strdup(labels[i].value)};
-        if (!v[k++].value || !v[k - 1].name)
-            goto fail;
-    }
-    if (v) {
-        v[k] = (struct lzs_snap_label){strdup(LZS_SNAP_LABEL_REMOTE), strdup(REMOTE_LABEL_VALUE)};
-        if (!v[k++].value || !v[k - 1].name)
-            goto fail;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        if (strcmp(labels[i].name, LZS_SNAP_LABEL_REMOTE) != 0)
+            ok = label_dup(&v[k++], labels[i].name, labels[i].value);
+    if (ok)
+        ok = label_dup(&v[k++], LZS_SNAP_LABEL_REMOTE, REMOTE_LABEL_VALUE);
+    if (!ok) {
+        labels_free(v, k);
+        return NULL;
     }
     *out_n = k;
     return v;
-fail:
-    labels_free(v, k);
-    return NULL;
 }
 
 /* Detach whatever is mounted at path (a layer left by a daemon that died). */
@@ -288,12 +284,42 @@ static int ensure_one(lzs_snapshotter *sn, int64_t id, lzs_error **err)
                          busy ? "is being mounted" : "cannot be mounted now");
 }
 
+static bool any_pending(lzs_snapshotter *sn)
+{
+    pthread_mutex_lock(&sn->remote_lock);
+    bool any = sn->n_pending > 0;
+    pthread_mutex_unlock(&sn->remote_lock);
+    return any;
+}
+
 int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err)
 {
+    if (!any_pending(sn)) /* what a restart mounted, or nothing remote: nothing to do */
+        return 0;
     for (size_t k = 0; k < n; k++) {
         int rc = ensure_one(sn, ids[k], err);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+int snap_remote_ensure_chain(lzs_snapshotter *sn, const char *parent, lzs_error **err)
+{
+    if (!parent || !*parent || !any_pending(sn))
+        return 0;
+    struct lzs_snap_info i = {0};
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (lzs_snapstore_stat(sn->store, parent, &i, NULL) < 0 ||
+        lzs_snapstore_parent_ids(sn->store, parent, &ids, &n, NULL) < 0) {
+        lzs_snap_info_dispose(&i);
+        return 0; /* the store's own checks report it */
+    }
+    int rc = snap_remote_ensure(sn, &i.id, 1, err);
+    if (rc == 0)
+        rc = snap_remote_ensure(sn, ids, n, err);
+    free(ids);
+    lzs_snap_info_dispose(&i);
+    return rc;
 }

@@ -39,11 +39,14 @@ void snap_remote_release(lzs_snapshotter *sn, const struct lzs_snap_info *i);
 void snap_detach_fs(const char *dir);
 /* remote.c: make sure the remote parents among ids are mounted (-EAGAIN when one cannot be). */
 int snap_remote_ensure(lzs_snapshotter *sn, const int64_t *ids, size_t n, lzs_error **err);
+/* remote.c: the same for parent (a key, NULL or "": none) and its own parents; a parent that does
+ * not exist is left to the store to report. */
+int snap_remote_ensure_chain(lzs_snapshotter *sn, const char *parent, lzs_error **err);
 /* remote.c: Prepare of key with a snapshot.ref label through the remote: 1 when it was not
  * handled (go the normal way), else 0 or an error (EEXIST: the target now exists). */
 int snap_remote_prepare(lzs_snapshotter *sn, const char *key, const struct lzs_snap_label *labels,
                         size_t n_labels, lzs_error **err);
-/* The value of label name, or NULL. */
+/* info.c: the value of label name, or NULL. */
 const char *snap_label_find(const struct lzs_snap_label *labels, size_t n, const char *name);
 
 /* An error from the last SQLite call on s: "snapshot db PATH: what: message". */

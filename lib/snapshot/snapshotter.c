@@ -247,33 +247,12 @@ static void unplace(void *data)
         snap_dir_remove(p->dir, NULL);
 }
 
-/* Remote layers among parent and its parents that a restart could not mount yet: mounted now
- * (the new snapshot's fs takes its owner from parent's, and must never stack on an empty one). */
-static int ensure_parents(lzs_snapshotter *sn, const char *parent, lzs_error **err)
-{
-    if (!sn->remote.mount || !parent || !*parent)
-        return 0;
-    struct lzs_snap_info i = {0};
-    int64_t *ids = NULL;
-    size_t n = 0;
-    if (lzs_snapstore_stat(sn->store, parent, &i, NULL) < 0 ||
-        lzs_snapstore_parent_ids(sn->store, parent, &ids, &n, NULL) < 0) {
-        lzs_snap_info_dispose(&i);
-        return 0; /* the store's own checks report it */
-    }
-    int rc = snap_remote_ensure(sn, &i.id, 1, err);
-    if (rc == 0)
-        rc = snap_remote_ensure(sn, ids, n, err);
-    free(ids);
-    lzs_snap_info_dispose(&i);
-    return rc;
-}
-
 static int create(lzs_snapshotter *sn, enum lzs_snap_kind kind, const char *key, const char *parent,
                   const struct lzs_snap_label *labels, size_t n_labels,
                   struct lzs_snap_mounts *mounts, lzs_error **err)
 {
-    int rc = ensure_parents(sn, parent, err);
+    /* the new fs takes its owner from parent's, and must never stack on an empty one */
+    int rc = snap_remote_ensure_chain(sn, parent, err);
     if (rc < 0)
         return rc;
     char tmp[4200];
@@ -305,7 +284,7 @@ static int remote_target(lzs_snapshotter *sn, const char *target, const char *pa
     lzs_snap_info_dispose(&i);
     if (same)
         return lzs_error_set(err, EEXIST, "target snapshot %s: already exists", target);
-    LZS_DEBUG("snapshot %s exists on another parent: %s is unpacked", target, target);
+    LZS_DEBUG("snapshot %s exists on another parent: this one is unpacked", target);
     return 0;
 }
 
