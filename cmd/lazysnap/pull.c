@@ -26,10 +26,8 @@ struct pull_args {
 
 static int parse_timeout(const char *s, unsigned *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v == 0 || v > 86400)
+    uint64_t v = 0;
+    if (lzs_parse_u64(s, &v, NULL) < 0 || v == 0 || v > 86400)
         return lzs_cli_usage_error("pull: bad --timeout '%s' (1..86400 seconds)", s);
     *out = (unsigned)v;
     return 0;

@@ -72,14 +72,11 @@ static int load_config(struct lzs_cli_remote *r, lzs_error **err)
 
 static int open_registry(struct lzs_cli_remote *r, lzs_error **err)
 {
-    const char *hosts = r->hosts_dir ? r->hosts_dir : r->cfg.hosts_dir;
-    struct lzs_registry_opts o = {
-        .hosts_dir = hosts && *hosts ? hosts : NULL,
-        .plain_http = r->plain_http,
-        .timeout_ms = r->cfg.fetch.timeout_ms,
-        .retries = r->cfg.fetch.retries,
-        .no_retries = r->cfg.fetch.retries == 0,
-    };
+    struct lzs_registry_opts o;
+    lzs_registry_opts_from_config(&o, &r->cfg);
+    if (r->hosts_dir) /* --hosts-dir over the config's */
+        o.hosts_dir = *r->hosts_dir ? r->hosts_dir : NULL;
+    o.plain_http = r->plain_http;
     return lzs_registry_new(&r->reg, &o, err);
 }
 

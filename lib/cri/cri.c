@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #define PULL_TIMEOUT_S (30 * 60)
-#define CALL_TIMEOUT_S 60
 #define MAX_DETAILS 4096
 
 struct lzs_cri {
@@ -253,27 +252,4 @@ int lzs_cri_pull_image(lzs_cri *c, const char *ref, unsigned timeout_s, char **i
     *image_ref = strdup(resp->image_ref);
     protobuf_c_message_free_unpacked(m, NULL);
     return *image_ref ? 0 : lzs_error_set(err, ENOMEM, "out of memory");
-}
-
-int lzs_cri_version(lzs_cri *c, char **out, lzs_error **err)
-{
-    Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
-    char version[] = "v1";
-    req.version = version;
-    const struct cri_call k = {
-        .method = "/runtime.v1.RuntimeService/Version",
-        .req = &req.base,
-        .resp_desc = &runtime__v1__version_response__descriptor,
-        .timeout_s = CALL_TIMEOUT_S,
-    };
-    ProtobufCMessage *m = NULL;
-    int rc = unary(c, &k, &m, err);
-    if (rc < 0)
-        return rc;
-    const Runtime__V1__VersionResponse *resp = (const Runtime__V1__VersionResponse *)m;
-    size_t n = strlen(resp->runtime_name) + strlen(resp->runtime_version) + 2;
-    if ((*out = malloc(n)))
-        snprintf(*out, n, "%s %s", resp->runtime_name, resp->runtime_version);
-    protobuf_c_message_free_unpacked(m, NULL);
-    return *out ? 0 : lzs_error_set(err, ENOMEM, "out of memory");
 }

@@ -20,8 +20,6 @@ int lzs_cri_connect(lzs_cri **out, const char *path, const char *ns, lzs_error *
  * (malloc'd) is what the runtime answers: containerd gives the image id (sha256:...). */
 int lzs_cri_pull_image(lzs_cri *c, const char *ref, unsigned timeout_s, char **image_ref,
                        lzs_error **err);
-/* RuntimeService/Version: the runtime's name and version, "containerd v1.6.20" (malloc'd). */
-int lzs_cri_version(lzs_cri *c, char **out, lzs_error **err);
 /* NULL-safe. */
 void lzs_cri_close(lzs_cri *c);
 

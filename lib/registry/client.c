@@ -166,6 +166,16 @@ static int copy_opts(lzs_registry *r, const struct lzs_registry_opts *o, lzs_err
     return 0;
 }
 
+void lzs_registry_opts_from_config(struct lzs_registry_opts *out, const struct lzs_config *c)
+{
+    *out = (struct lzs_registry_opts){
+        .hosts_dir = c->hosts_dir && *c->hosts_dir ? c->hosts_dir : NULL,
+        .timeout_ms = c->fetch.timeout_ms,
+        .retries = c->fetch.retries,
+        .no_retries = c->fetch.retries == 0,
+    };
+}
+
 int lzs_registry_new(lzs_registry **out, const struct lzs_registry_opts *opts, lzs_error **err)
 {
     int rc = global_ref(err);

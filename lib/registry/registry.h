@@ -32,6 +32,7 @@
 #define LZS_REGISTRY_H
 
 #include "base/base.h"
+#include "config/config.h"
 #include "oci/oci.h"
 
 typedef struct lzs_registry lzs_registry;
@@ -54,6 +55,10 @@ struct lzs_registry_opts {
     bool no_retries;        /* make retries really 0 (tests) */
     const char *user_agent; /* NULL: "lazysnap/VERSION" */
 };
+
+/* Options from lazysnap's config: hosts_dir ("" = none), [fetch] timeout and retries (0 = really
+ * none). The rest is zero; c must outlive out. */
+void lzs_registry_opts_from_config(struct lzs_registry_opts *out, const struct lzs_config *c);
 
 /* opts may be NULL (defaults). Reads nothing from disk until a repo is opened. */
 int lzs_registry_new(lzs_registry **out, const struct lzs_registry_opts *opts, lzs_error **err);

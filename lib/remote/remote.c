@@ -7,12 +7,8 @@
 
 static int open_registry(lzs_remote *r, const struct lzs_config *cfg, lzs_error **err)
 {
-    struct lzs_registry_opts o = {
-        .hosts_dir = cfg->hosts_dir && *cfg->hosts_dir ? cfg->hosts_dir : NULL,
-        .timeout_ms = cfg->fetch.timeout_ms,
-        .retries = cfg->fetch.retries,
-        .no_retries = cfg->fetch.retries == 0,
-    };
+    struct lzs_registry_opts o;
+    lzs_registry_opts_from_config(&o, cfg);
     return lzs_registry_new(&r->reg, &o, err);
 }
 
