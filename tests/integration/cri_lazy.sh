@@ -28,13 +28,6 @@ fi
 # shellcheck source-path=SCRIPTDIR source=lib/check.sh
 . "$here/lib/check.sh"
 
-# check DESCRIPTION CMD...: one check
-check() {
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok; else bad "$what"; fi
-}
-
 start=$SECONDS
 rig_init
 cd "$RIG_TMP"

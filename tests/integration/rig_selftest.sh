@@ -36,16 +36,8 @@ if [ "${1:-}" = --child ]; then
     exit 0
 fi
 
-pass=0
-failures=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# check DESCRIPTION CMD...: one test
-check() {
-    local what=$1
-    shift
-    if "$@" >/dev/null; then ok; else bad "$what"; fi
-}
+# shellcheck source=lib/check.sh
+. "$here/lib/check.sh"
 # status URL [CURL ARGS...]: prints the final HTTP status (body to $w/body, headers to $w/hdr)
 status() {
     local url=$1

@@ -5,6 +5,12 @@ failures=0
 
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# check DESCRIPTION CMD...: one check, CMD's success (its stdout dropped)
+check() {
+    local what=$1
+    shift
+    if "$@" >/dev/null; then ok; else bad "$what"; fi
+}
 
 # expect_fail CODE PATTERN CMD...: exit status CODE, stderr one line matching PATTERN (ERE).
 expect_fail() {
