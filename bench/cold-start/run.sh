@@ -84,8 +84,6 @@ source "$root/tests/integration/lib/lazysnapd.sh"
 
 step() { printf '== %s  (+%ds)\n' "$*" $((SECONDS - started)); }
 now() { date +%s.%N; }
-# mounts_below DIR: how many mounts there are below DIR
-mounts_below() { awk -v w="$1/" 'index($5, w) == 1 { n++ } END { print n + 0 }' /proc/self/mountinfo; }
 
 rig_init
 # say which command failed (set -e alone ends the run silently)
@@ -330,10 +328,10 @@ cold_once() {
     if [ "$snap" = lazysnap ]; then
         cp "$LZD_LOG" "$out/logs/lazysnapd-$tag.log"
         lzd_stop || true
-        lzd__unmount_all || true
-        if [ "$(mounts_below "$LZD_DIR")" -eq 0 ]; then rm -rf "$LZD_DIR"; else echo "bench: mounts left below $LZD_DIR" >&2; fi
+        rig_unmount_below "$LZD_DIR"
+        if [ -z "$(rig_mounts_below "$LZD_DIR")" ]; then rm -rf "$LZD_DIR"; else echo "bench: mounts left below $LZD_DIR" >&2; fi
     fi
-    if [ "$(mounts_below "$CTD_DIR")" -eq 0 ]; then rm -rf "$CTD_DIR"; else echo "bench: mounts left below $CTD_DIR" >&2; fi
+    if [ -z "$(rig_mounts_below "$CTD_DIR")" ]; then rm -rf "$CTD_DIR"; else echo "bench: mounts left below $CTD_DIR" >&2; fi
 }
 
 # ---- the runs ------------------------------------------------------------------------------

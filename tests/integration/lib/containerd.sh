@@ -222,13 +222,6 @@ ctd__remove_cgroups() {
     done
 }
 
-# ctd__unmount_all: every mount below CTD_DIR, deepest first, detached
-ctd__unmount_all() {
-    local m
-    awk -v w="$CTD_DIR/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
-}
-
 # ctd_stop: stops this containerd and everything it started; idempotent. Registered at exit.
 ctd_stop() {
     [ -n "$CTD_DIR" ] || return 0
@@ -240,9 +233,9 @@ ctd_stop() {
         rig__stop "$CTD_PID"
         CTD_PID=""
     fi
-    ctd__unmount_all
+    rig_unmount_below "$CTD_DIR"
     ctd__remove_cgroups
-    if awk -v w="$CTD_DIR/" 'index($5, w) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+    if [ -n "$(rig_mounts_below "$CTD_DIR")" ]; then
         ctd__err "mounts left below $CTD_DIR"
     fi
     return 0

@@ -45,7 +45,7 @@ lzd_start() {
     LZD_LOG="$LZD_DIR/lazysnapd.log"
     LZD_CONFIG="$LZD_DIR/config.toml"
     printf '%s\n' "${2:-}" >"$LZD_CONFIG"
-    rig_on_exit 'lzd_stop; lzd__unmount_all'
+    rig_on_exit 'lzd_stop; rig_unmount_below "$LZD_DIR"'
     lzd__run
 }
 
@@ -67,13 +67,6 @@ lzd_stop() {
         LZD_PID=""
     fi
     return 0
-}
-
-# lzd__unmount_all: at exit, whatever is still mounted below LZD_DIR, deepest first, detached
-lzd__unmount_all() {
-    [ -n "$LZD_DIR" ] || return 0
-    awk -v w="$LZD_DIR/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m" 2>/dev/null; done
 }
 
 lzd_restart() {

@@ -31,9 +31,8 @@ mount_unmount() {
 # mount_cleanup: at exit, after the per-mount cleanups: any mount left under $work (deepest
 # first), then the lazysnap processes of this test (TERM, then KILL), by pid
 mount_cleanup() {
-    local m pid pids i
-    awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-        while read -r m; do umount -l "$m"; done
+    local pid pids i
+    rig_unmount_below "$work"
     pids=$(lz_pids)
     [ -n "$pids" ] || return 0
     echo "cleanup: stopping lazysnap processes left running: $pids" >&2

@@ -85,6 +85,17 @@ rig__stop() {
     return 0
 }
 
+# rig_mounts_below DIR: the mount points below DIR (/proc/self/mountinfo), deepest first
+rig_mounts_below() {
+    awk -v w="$1/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+# rig_unmount_below DIR: detaches every mount below DIR, deepest first
+rig_unmount_below() {
+    local m
+    rig_mounts_below "$1" | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
 # rig_spawn LOG CMD...: starts CMD in the background (stdout+stderr to LOG), registers its stop.
 # Sets RIG_LAST_PID.
 rig_spawn() {
