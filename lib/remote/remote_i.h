@@ -31,8 +31,8 @@ struct remote_mounted {
 };
 
 struct lzs_remote {
-    char *cache_dir, *index_dir, *whole_dir; /* ROOT/cache, ROOT/cache/indexes, .../whole */
-    char *local_dir;                         /* [index] local_dir, or NULL */
+    char *cache_dir, *index_dir; /* ROOT/cache, ROOT/cache/indexes */
+    char *local_dir;             /* [index] local_dir, or NULL */
     uint64_t min_layer_size;
     struct lzs_layer_opts layer;
     lzs_registry *reg;
