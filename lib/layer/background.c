@@ -8,7 +8,7 @@
 /* Background fetches go in pieces so foreground readers never wait long behind one. */
 #define BG_PIECE ((uint64_t)8 * 1024 * 1024)
 
-static uint64_t now_ns(void)
+uint64_t layer_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -35,7 +35,7 @@ int layer_pace(lzs_layer *l, unsigned flags, const struct layer_fetch *f)
     }
     struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     pthread_mutex_lock(&l->lock);
-    while (!l->stop && !(f && f->waiters) && now_ns() < due)
+    while (!l->stop && !(f && f->waiters) && layer_now_ns() < due)
         pthread_cond_timedwait(&l->cond, &l->lock, &ts); /* the cond runs on CLOCK_MONOTONIC */
     bool stop = l->stop && (flags & LAYER_CANCEL);
     pthread_mutex_unlock(&l->lock);
@@ -111,7 +111,7 @@ void *layer_background_main(void *arg)
     lzs_layer *l = arg;
     struct lzs_blob_stats bs;
     lzs_blob_stats(l->blob, &bs);
-    l->bg_t0_ns = now_ns();
+    l->bg_t0_ns = layer_now_ns();
     l->bg_bytes0 = bs.bytes_read;
     prefetch(l);
     if (l->opts.background && !atomic_load(&l->complete) && !stopping(l))

@@ -164,7 +164,15 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, un
     l->fetches = &f;
     pthread_mutex_unlock(&l->lock);
 
+    uint64_t t0 = layer_now_ns();
+    bool went_on = cur != NULL;
     int rc = decode(l, &f, cur, flags, err);
+    if (rc == 0)
+        LZS_DEBUG("%s: tar bytes %" PRIu64 "-%" PRIu64 " (needed from %" PRIu64
+                  ") decoded from %s: %" PRIu64 " ms",
+                  lzs_blob_name(l->blob), f.start, f.end, a,
+                  went_on ? "the last fetch's cursor" : "a checkpoint",
+                  (layer_now_ns() - t0) / 1000000u);
 
     pthread_mutex_lock(&l->lock);
     for (struct layer_fetch **pp = &l->fetches; *pp; pp = &(*pp)->next) {

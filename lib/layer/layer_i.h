@@ -82,6 +82,9 @@ int layer_pace(lzs_layer *l, unsigned flags, const struct layer_fetch *f);
 /* lzs_layer_ensure for the background thread: flags as for layer_fill. */
 int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err);
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t layer_now_ns(void);
+
 /* The prefetch list, then (opts.background) the whole layer; runs on l->bg. */
 void *layer_background_main(void *arg);
 

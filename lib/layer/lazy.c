@@ -176,6 +176,8 @@ static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_en
                             unsigned flags, lzs_error **err)
 {
     uint64_t stored = layer_stored_size(l->idx, id, e);
+    LZS_DEBUG("%s: fetching '%s' (tar bytes %" PRIu64 "-%" PRIu64 ")", lzs_blob_name(l->blob),
+              e->path, e->offset, e->offset + stored);
     int attempt = 0;
     for (int refills = 0; attempt < 2 && refills < 8;) {
         int rc = layer_fill(l, e->offset, e->offset + stored, flags, err);
