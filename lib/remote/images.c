@@ -31,6 +31,7 @@ static time_t now_s(void)
 static void entry_free(struct remote_image *e)
 {
     free(e->name);
+    free(e->fetching);
     lzs_image_free(e->img);
     free(e);
 }
@@ -50,6 +51,9 @@ static int open_entry(lzs_remote *r, const struct lzs_oci_ref *ref, const char *
         rc = lzs_image_open(&e->img, repo, ref, NULL, err);
     if (rc == 0)
         rc = lzs_image_find_indexes(e->img, r->local_dir, err);
+    if (rc == 0 &&
+        !(e->fetching = lzs_calloc_array(lzs_image_layer_count(e->img), sizeof(*e->fetching))))
+        rc = lzs_error_set(err, ENOMEM, "out of memory");
     if (rc < 0) {
         entry_free(e);
         return rc;
@@ -118,12 +122,15 @@ int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
     pthread_mutex_lock(&r->lock);
     if ((*out = lookup(r, name))) { /* opened meanwhile by another call: use that one */
         entry_free(e);
+        e = NULL;
     } else {
         e->refs = 1;
         remember(r, e);
         *out = e;
     }
     pthread_mutex_unlock(&r->lock);
+    if (e)
+        remote_prefetch_start(r, e);
     return 0;
 }
 

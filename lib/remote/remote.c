@@ -43,7 +43,7 @@ int lzs_remote_new(lzs_remote **out, const char *root, const struct lzs_config *
     if (!r)
         return lzs_error_set(err, ENOMEM, "out of memory");
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->reaped, NULL);
+    pthread_cond_init(&r->idle, NULL);
     r->min_layer_size = cfg->index.min_layer_size;
     r->layer = (struct lzs_layer_opts){.background = cfg->fetch.background,
                                        .background_rate = cfg->fetch.background_rate};
@@ -64,9 +64,10 @@ void lzs_remote_free(lzs_remote *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->lock); /* layers being unmounted use the registry and the cache */
-    while (r->reaping)
-        pthread_cond_wait(&r->reaped, &r->lock);
+    pthread_mutex_lock(&r->lock); /* helpers use the registry and the cache */
+    r->closing = true;
+    while (r->helpers)
+        pthread_cond_wait(&r->idle, &r->lock);
     pthread_mutex_unlock(&r->lock);
     for (size_t i = 0; i < r->n_mounted; i++) {
         lzs_layer_mount_free(r->mounted[i].lm);
@@ -76,7 +77,7 @@ void lzs_remote_free(lzs_remote *r)
     remote_images_dispose(r);
     lzs_cache_close(r->cache);
     lzs_registry_free(r->reg);
-    pthread_cond_destroy(&r->reaped);
+    pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->lock);
     free(r->local_dir);
     free(r->index_dir);
@@ -141,6 +142,8 @@ static int mount_layer(lzs_remote *r, const struct layer_labels *ll, const char 
     if (rc < 0)
         return rc;
     rc = pick_layer(r, e->img, ll->layer, ll->again, &i, err);
+    if (rc == 0)
+        remote_prefetch_wait(r, e, i); /* then its index is kept, or the mount says why not */
     /* no whole_dir: a layer without an index is containerd's to pull (pick_layer) */
     struct lzs_mount_opts o = {.index_dir = r->index_dir, .layer = r->layer, .allow_other = true};
     lzs_layer_mount *lm = NULL;
@@ -190,8 +193,8 @@ static void finish_unmount(lzs_remote *r, lzs_layer_mount *lm)
     else if (n > 0)
         LZS_INFO("cache: %d layers evicted", n);
     pthread_mutex_lock(&r->lock);
-    r->reaping--;
-    pthread_cond_broadcast(&r->reaped);
+    r->helpers--;
+    pthread_cond_broadcast(&r->idle);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -246,7 +249,7 @@ static void hook_unmount(void *data, const char *dir)
     lzs_remote *r = data;
     pthread_mutex_lock(&r->lock);
     lzs_layer_mount *lm = take_mounted(r, dir);
-    r->reaping += lm != NULL;
+    r->helpers += lm != NULL;
     pthread_mutex_unlock(&r->lock);
     if (!lm)
         return;

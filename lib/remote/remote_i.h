@@ -23,6 +23,10 @@ struct remote_image {
     lzs_image *img;
     time_t opened; /* CLOCK_MONOTONIC seconds */
     int refs;      /* the table's and each user's; under lzs_remote.lock */
+    /* under lzs_remote.lock: the next layer whose index a prefetcher takes, and per layer
+     * whether one is fetching it now */
+    size_t next_prefetch;
+    bool *fetching;
 };
 
 struct remote_mounted {
@@ -42,8 +46,11 @@ struct lzs_remote {
     struct remote_image *images[REMOTE_IMAGES_MAX]; /* most recent first */
     struct remote_mounted *mounted;
     size_t n_mounted;
-    unsigned reaping;      /* layers being unmounted by reaper threads */
-    pthread_cond_t reaped; /* reaping went down */
+    /* threads using the registry and the cache: reapers (layers being unmounted) and index
+     * prefetchers; lzs_remote_free waits for them */
+    unsigned helpers;
+    bool closing;        /* lzs_remote_free has begun: prefetchers stop */
+    pthread_cond_t idle; /* helpers went down, or an index prefetch ended */
 };
 
 /* The image ref names (manifest: its digest, or NULL), opened and its indexes found, or from the
@@ -51,6 +58,10 @@ struct lzs_remote {
 int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
                      struct remote_image **out, lzs_error **err);
 void remote_image_put(lzs_remote *r, struct remote_image *e);
+/* Start fetching the indexes of e's layers (a new entry) into r->index_dir, in the background. */
+void remote_prefetch_start(lzs_remote *r, struct remote_image *e);
+/* Wait while a prefetcher fetches the index of layer i of e. */
+void remote_prefetch_wait(lzs_remote *r, struct remote_image *e, size_t i);
 /* Under no lock, at the end: drop the table. */
 void remote_images_dispose(lzs_remote *r);
 

@@ -73,6 +73,16 @@ remote_snapshots() {
     echo "$n"
 }
 
+# index_blob_gets REPO FROM: the blobs of REPO, other than its image's layers, that lazysnapd
+# GET from the registry after line FROM of its log (its indexes), one digest per request
+index_blob_gets() {
+    local layers
+    layers=$(rig_layers "$RIG_REG/$1:1" | awk '{print $1}')
+    tail -n +"$2" "$RIG_REG_LOG" | grep 'msg="response completed"' | grep 'useragent="lazysnap/' |
+        grep -o "uri=\"/v2/$1/blobs/sha256:[0-9a-f]*" | sed 's/.*blobs\///' |
+        grep -vxF "$layers" || true
+}
+
 # run_in IMAGE CMD: a pod and a container of IMAGE running `sh -c CMD` (the pod retried while
 # containerd reconnects to a restarted lazysnapd). Sets POD, CID and OUT (its output); its exit
 # code goes to run.code.
@@ -117,6 +127,7 @@ CTD_LAZYSNAP_SOCK=$LZD_SOCK CTD_SNAPSHOTTER=lazysnap ctd_start
 echo "rig up in $((SECONDS - start)) s"
 
 # ---- 1. an indexed image -------------------------------------------------------------------
+reg_from=$(($(wc -l <"$RIG_REG_LOG") + 1))
 "$lz" pull "$RIG_REG/test/lazy:1" --address "$CTD_SOCK" >/dev/null
 check "1: no layer blob of the indexed image is in the content store" \
     test "$(layer_blobs_in_store "$RIG_REG/test/lazy:1")" -eq 0
@@ -128,6 +139,8 @@ check "1: the container ran (exit 0)" test "$(cat run.code)" = 0
 check "1: it read /etc/image from the lazy busybox layer" grep -qx lazy <<<"$OUT"
 check "1: it read /data/greeting" grep -qx "hello from lazy" <<<"$OUT"
 check "1: /data/big came through intact (12 MiB)" grep -qx "$lazy_sum" <<<"$OUT"
+check "1: each of its two indexes was fetched once (ahead, at the image's open; kept after)" \
+    test "$(index_blob_gets test/lazy "$reg_from" | sort | uniq -c | awk '{printf "%s ", $1}')" = "1 1 "
 remove_pod
 
 # ---- 2. an image without indexes -------------------------------------------------------------
