@@ -28,6 +28,8 @@ struct lzs_fusefs_source {
      * (borrowed) and offset, so the reply can be spliced from it. 1: yes, 0: read it instead. */
     int (*locate)(void *data, void *fh, uint32_t id, uint64_t off, size_t n, int *fd,
                   uint64_t *fd_off);
+    /* Optional: called after an open was answered, for work that need not delay it. */
+    void (*after_open)(void *data);
     /* Optional: drop what open made. */
     void (*release)(void *data, void *fh);
     /* Optional: free data (lzs_fusefs_source_dispose). */

@@ -252,6 +252,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fi->noflush = 1;
     if (fuse_reply_open(req, fi) != 0)
         lzs_fusefs_handle_free(fs, h); /* interrupted: no release will come */
+    if (fs->src.after_open)
+        fs->src.after_open(fs->src.data);
 }
 
 /* Fill buf[0..n) from off, stopping only at the end of the file. */

@@ -113,8 +113,16 @@ static int lazy_locate(void *data, void *fh, uint32_t id, uint64_t off, size_t n
     return lzs_layer_locate(data, id, off, n, fd, fd_off);
 }
 
+static void lazy_after_open(void *data)
+{
+    lzs_layer_read_ahead(data);
+}
+
 void lzs_fusefs_source_lazy(lzs_layer *l, struct lzs_fusefs_source *out)
 {
-    *out = (struct lzs_fusefs_source){
-        .open = lazy_open, .read = lazy_read, .locate = lazy_locate, .data = l};
+    *out = (struct lzs_fusefs_source){.open = lazy_open,
+                                      .read = lazy_read,
+                                      .locate = lazy_locate,
+                                      .after_open = lazy_after_open,
+                                      .data = l};
 }

@@ -4,6 +4,10 @@
 
 #define PIECE ((size_t)256 * 1024)
 #define CH LZS_CACHE_CHUNK
+/* The rest of a span is read ahead when the span's compressed bytes fit in one request of the
+ * cursor (so they came with the fetch, as a rule) and the rest holds at most TAIL_MAX bytes. */
+#define TAIL_IN_MAX ((uint64_t)1024 * 1024)
+#define TAIL_MAX ((uint64_t)4 * 1024 * 1024)
 
 static uint64_t chunk_end(const lzs_layer *l, uint64_t i)
 {
@@ -98,13 +102,35 @@ static lzs_zseek_cursor *take_parked(lzs_layer *l, uint64_t from, uint64_t upto)
     return cur;
 }
 
+/* The end of the rest of the span that pos (a chunk boundary) is in, for lzs_layer_read_ahead:
+ * the last chunk boundary before the next checkpoint, when the span's compressed bytes fit in
+ * one request and the rest is at most TAIL_MAX; else pos (nothing to read ahead: the last span,
+ * whose compressed end is the blob's, as in one-frame zstd). */
+static uint64_t tail_end(const lzs_layer *l, uint64_t pos)
+{
+    if (l->comp == LZS_COMPRESSION_NONE || pos == 0 || pos >= l->size)
+        return pos;
+    uint32_t i = lzs_index_checkpoint_find(l->idx, pos - 1);
+    if (i + 1 >= lzs_index_checkpoint_count(l->idx))
+        return pos;
+    struct lzs_index_checkpoint c, next;
+    lzs_index_checkpoint_get(l->idx, i, &c);
+    lzs_index_checkpoint_get(l->idx, i + 1, &next);
+    uint64_t end = next.out_off / CH * CH;
+    if (next.in_off - c.in_off > TAIL_IN_MAX || end <= pos || end - pos > TAIL_MAX)
+        return pos;
+    return end;
+}
+
 /* Leave cur (at the end of a fetch that went well) for the next fetch. */
 static void park(lzs_layer *l, lzs_zseek_cursor *cur)
 {
+    uint64_t pos = lzs_zseek_cursor_position(cur), end = tail_end(l, pos);
     pthread_mutex_lock(&l->lock);
     lzs_zseek_cursor *old = l->parked;
     l->parked = cur;
-    l->parked_pos = lzs_zseek_cursor_position(cur);
+    l->parked_pos = pos;
+    l->tail_end = end;
     pthread_mutex_unlock(&l->lock);
     lzs_zseek_cursor_free(old);
 }
@@ -186,6 +212,20 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, un
         pthread_cond_wait(&l->cond, &l->lock);
     pthread_mutex_unlock(&l->lock);
     return rc;
+}
+
+void lzs_layer_read_ahead(lzs_layer *l)
+{
+    pthread_mutex_lock(&l->lock);
+    uint64_t a = l->parked_pos, b = l->tail_end;
+    bool go = l->parked && b > a;
+    l->tail_end = 0;
+    pthread_mutex_unlock(&l->lock);
+    if (!go)
+        return;
+    lzs_autoerr lzs_error *err = NULL;
+    if (layer_fill(l, a, b, 0, &err) < 0)
+        LZS_DEBUG("%s: read ahead: %s", lzs_blob_name(l->blob), lzs_error_msg(err));
 }
 
 int layer_fill(lzs_layer *l, uint64_t start, uint64_t end, unsigned flags, lzs_error **err)

@@ -107,6 +107,13 @@ int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err);
 /* Up to n bytes of file id at off (ensure first); short only at the end. Thread-safe. */
 ssize_t lzs_layer_read(lzs_layer *l, uint32_t id, uint64_t off, void *buf, size_t n,
                        lzs_error **err);
+/* After a file was made local (lzs_layer_ensure) and its reader answered: decode the rest of the
+ * span the last fetch stopped in, up to the next checkpoint, from the cursor it left (its
+ * compressed bytes came with that fetch), so that the neighbours of a file, often read next (a
+ * package's modules), cost no request. Does nothing when there is no such rest, or when another
+ * fetch took the cursor meanwhile. Errors are dropped (a reader that needs those bytes fetches
+ * them itself). Thread-safe. */
+void lzs_layer_read_ahead(lzs_layer *l);
 /* When [off, off+n) of file id is verified and stored contiguously (not sparse) in the cache's
  * data file: 1, with that file's descriptor (borrowed from l) and the offset in it. Else 0. */
 int lzs_layer_locate(lzs_layer *l, uint32_t id, uint64_t off, size_t n, int *fd, uint64_t *fd_off);

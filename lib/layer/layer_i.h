@@ -55,6 +55,9 @@ struct lzs_layer {
      * checkpoint, at its start), then goes on instead of decoding again from the checkpoint */
     lzs_zseek_cursor *parked;
     uint64_t parked_pos;
+    /* protected by lock: the rest of the span the parked cursor stands in, up to tail_end, for
+     * lzs_layer_read_ahead (tail_end <= parked_pos: none) */
+    uint64_t tail_end;
     bool stop; /* protected by lock: close asked the background thread to end */
     pthread_t bg;
     bool bg_running;

@@ -265,6 +265,70 @@ LZS_TEST(test_layer__one_frame_zstd_is_read_once_front_to_back)
     check_lazy_file(l, "seq.txt");
 }
 
+/* Small files a, b in one span that is not the last, b starting in a later chunk than a ends in
+ * and ending before the span's last chunk boundary, and c in an earlier span; false if none. */
+static bool pick_neighbours(lzs_index *idx, uint32_t *a, uint32_t *b, uint32_t *c)
+{
+    const uint64_t ch = LZS_CACHE_CHUNK;
+    uint32_t n = lzs_index_entry_count(idx), spans = lzs_index_checkpoint_count(idx);
+    for (uint32_t i = 0; i < n; i++) {
+        struct lzs_index_entry ea, eb, ec;
+        lzs_index_entry_get(idx, i, &ea);
+        uint32_t k = lzs_index_checkpoint_find(idx, ea.offset);
+        if (ea.type != LZS_ENTRY_REG || ea.size == 0 || ea.nsparse || k == 0 || k + 1 >= spans)
+            continue;
+        struct lzs_index_checkpoint next;
+        lzs_index_checkpoint_get(idx, k + 1, &next);
+        uint64_t a_end = (ea.offset + ea.size + ch - 1) / ch * ch, tail = next.out_off / ch * ch;
+        for (uint32_t j = 0; j < n; j++) {
+            lzs_index_entry_get(idx, j, &eb);
+            if (eb.type != LZS_ENTRY_REG || eb.size == 0 || eb.nsparse || eb.offset < a_end ||
+                eb.offset + eb.size > tail)
+                continue;
+            for (uint32_t m = 0; m < n; m++) {
+                lzs_index_entry_get(idx, m, &ec);
+                if (ec.type == LZS_ENTRY_REG && ec.size > 0 && !ec.nsparse &&
+                    lzs_index_checkpoint_find(idx, ec.offset + ec.size - 1) < k) {
+                    *a = i, *b = j, *c = m;
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* After a fetch, the rest of its span is decoded from the cursor it left, without reading the
+ * blob: a neighbour read later, after a fetch elsewhere took the cursor, is already local. */
+LZS_TEST(test_layer__read_ahead_decodes_the_rest_of_the_span)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    make_layer(&idx, &blob);
+    uint32_t a, b, c;
+    ASSERT(pick_neighbours(idx, &a, &b, &c));
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *cache = NULL;
+    ASSERT_OK(lzs_cache_open(&cache, lzs_test_path("cache"), 0, &err), err);
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, cache, NULL, &err), err);
+    struct lzs_blob_stats s0, s1, s2;
+    ASSERT_OK(lzs_layer_ensure(l, a, &err), err);
+    lzs_blob_stats(blob, &s0);
+    lzs_layer_read_ahead(l);
+    lzs_blob_stats(blob, &s1);
+    ASSERT_EQ(s1.reads, s0.reads); /* the span's compressed bytes came with a's fetch */
+    lzs_layer_read_ahead(l);       /* nothing left: a no-op */
+    ASSERT_OK(lzs_layer_ensure(l, c, &err), err);
+    lzs_blob_stats(blob, &s1);
+    ASSERT(s1.reads > s0.reads);
+    ASSERT_OK(lzs_layer_ensure(l, b, &err), err);
+    lzs_blob_stats(blob, &s2);
+    ASSERT_EQ(s2.reads, s1.reads);
+    check_lazy_file(l, lzs_index_name(idx, b));
+    check_lazy_file(l, lzs_index_name(idx, a));
+}
+
 /* An uncompressed layer's blob that corrupts file bytes on its first `bad` reads. */
 struct liar {
     lzs_blob *inner;
