@@ -166,13 +166,11 @@ static int do_mount(struct mount_args *a, const struct lzs_cli_mountstate *st, l
         rc = make_dirs(st, err);
     if (rc < 0)
         return rc;
-    char work[4200], whole[4200], indexes[4200];
-    snprintf(whole, sizeof(whole), "%s/whole", a->cache);
-    snprintf(indexes, sizeof(indexes), "%s/indexes", a->cache);
+    char work[4200];
     struct lzs_mount_opts o = {
         .work_dir = lzs_cli_mountstate_path(st, "l", work, sizeof(work)),
-        .whole_dir = whole,
-        .index_dir = indexes,
+        .whole_dir = lzs_cache_whole_dir(*cache),
+        .index_dir = lzs_cache_indexes_dir(*cache),
         .layer = {.prefetch = (const char *const *)a->prefetch,
                   .n_prefetch = a->n_prefetch,
                   .background = a->background,

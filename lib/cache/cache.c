@@ -1,4 +1,4 @@
-/* cache: the root directory, the table of open layers, usage and LRU eviction. */
+/* cache: the root directory and the table of open layers (usage and eviction: evict.c). */
 #include "cache/cache_i.h"
 
 #include <assert.h>
@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static const char *const algo_dirs[] = {"sha256", "sha512"};
 
 static int lock_root(const char *root, int *out, lzs_error **err)
 {
@@ -28,6 +26,8 @@ static void cache_free(lzs_cache *c)
     pthread_mutex_destroy(&c->lock);
     free(c->root);
     free(c->layers_dir);
+    free(c->indexes_dir);
+    free(c->whole_dir);
     free(c);
 }
 
@@ -41,8 +41,13 @@ int lzs_cache_open(lzs_cache **out, const char *root, uint64_t max_size, lzs_err
     c->lock_fd = -1;
     c->max_size = max_size;
     c->root = strdup(root);
-    if (!c->root || asprintf(&c->layers_dir, "%s/layers", root) < 0) {
+    if (!c->root || asprintf(&c->layers_dir, "%s/layers", root) < 0)
         c->layers_dir = NULL;
+    if (c->root && asprintf(&c->indexes_dir, "%s/indexes", root) < 0)
+        c->indexes_dir = NULL;
+    if (c->root && asprintf(&c->whole_dir, "%s/whole", root) < 0)
+        c->whole_dir = NULL;
+    if (!c->layers_dir || !c->indexes_dir || !c->whole_dir) {
         cache_free(c);
         return lzs_error_set(err, ENOMEM, "out of memory");
     }
@@ -88,8 +93,7 @@ int cache_layer_dir(const lzs_cache *c, const struct lzs_digest *d, char **out, 
     return 0;
 }
 
-/* Called with c->lock held. */
-static lzs_cache_layer *find_open(lzs_cache *c, const struct lzs_digest *d)
+lzs_cache_layer *cache_find_open(lzs_cache *c, const struct lzs_digest *d)
 {
     for (lzs_cache_layer *l = c->open; l; l = l->next)
         if (lzs_digest_is_equal(&l->digest, d))
@@ -109,7 +113,7 @@ int lzs_cache_layer_open(lzs_cache *c, const struct lzs_digest *layer, uint64_t 
                              lzs_digest_format(layer, name), size, n_items);
     int rc = 0;
     pthread_mutex_lock(&c->lock);
-    lzs_cache_layer *l = find_open(c, layer);
+    lzs_cache_layer *l = cache_find_open(c, layer);
     if (l && (l->size != size || l->n_items != n_items)) {
         rc = lzs_error_set(err, EINVAL,
                            "cache %s: open with %" PRIu64 " bytes and %" PRIu32
@@ -160,170 +164,12 @@ lzs_cache_layer *lzs_cache_layer_unref(lzs_cache_layer *l)
     return NULL;
 }
 
-/* ---- removal, usage, eviction --------------------------------------------------------------- */
-
-/* rm -r of a layer directory (flat: data, map, temporary maps). 0 when it does not exist. */
-static int remove_dir(const char *dir, lzs_error **err)
+const char *lzs_cache_indexes_dir(const lzs_cache *c)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : lzs_error_set_sys(err, errno, "cache: open %s", dir);
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT)
-            rc = lzs_error_set_sys(err, errno, "cache: remove %s/%s", dir, e->d_name);
-    }
-    closedir(d);
-    if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT)
-        rc = lzs_error_set_sys(err, errno, "cache: remove %s", dir);
-    return rc;
+    return c->indexes_dir;
 }
 
-int lzs_cache_layer_remove(lzs_cache *c, const struct lzs_digest *layer, lzs_error **err)
+const char *lzs_cache_whole_dir(const lzs_cache *c)
 {
-    lzs_autofree char *dir = NULL;
-    int rc = cache_layer_dir(c, layer, &dir, err);
-    if (rc < 0)
-        return rc;
-    pthread_mutex_lock(&c->lock);
-    char name[LZS_DIGEST_STR_MAX];
-    if (find_open(c, layer))
-        rc = lzs_error_set(err, EBUSY, "cache %s: layer is open", lzs_digest_format(layer, name));
-    else
-        rc = remove_dir(dir, err);
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-struct entry {
-    char *dir;
-    uint64_t bytes;
-    uint64_t last_use;
-    bool open;
-};
-
-struct entries {
-    struct entry *v;
-    size_t n;
-};
-
-static void entries_dispose(struct entries *es)
-{
-    for (size_t i = 0; i < es->n; i++)
-        free(es->v[i].dir);
-    free(es->v);
-}
-
-static bool dir_is_open(lzs_cache *c, const char *dir)
-{
-    for (lzs_cache_layer *l = c->open; l; l = l->next)
-        if (strcmp(l->dir, dir) == 0)
-            return true;
-    return false;
-}
-
-static int entry_add(lzs_cache *c, struct entries *es, char *dir, lzs_error **err)
-{
-    struct entry *v = lzs_realloc_array(es->v, es->n + 1, sizeof(*v));
-    if (!v) {
-        free(dir);
-        return lzs_error_set(err, ENOMEM, "out of memory");
-    }
-    es->v = v;
-    struct entry *e = &v[es->n++];
-    *e = (struct entry){.dir = dir, .open = dir_is_open(c, dir)};
-    char path[PATH_MAX];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/data", dir);
-    if (stat(path, &st) == 0)
-        e->bytes = (uint64_t)st.st_blocks * 512;
-    snprintf(path, sizeof(path), "%s/map", dir);
-    e->last_use = cache_map_last_use(path);
-    return 0;
-}
-
-/* Every layer directory with its usage and last use; called with c->lock held. */
-static int scan(lzs_cache *c, struct entries *es, lzs_error **err)
-{
-    for (size_t a = 0; a < LZS_ARRAY_SIZE(algo_dirs); a++) {
-        lzs_autofree char *top = NULL;
-        if (asprintf(&top, "%s/%s", c->layers_dir, algo_dirs[a]) < 0)
-            return lzs_error_set(err, ENOMEM, "out of memory");
-        DIR *d = opendir(top);
-        if (!d && errno == ENOENT)
-            continue;
-        if (!d)
-            return lzs_error_set_sys(err, errno, "cache: open %s", top);
-        int rc = 0;
-        struct dirent *e;
-        while (rc == 0 && (e = readdir(d)) != NULL) {
-            char *dir;
-            if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
-                continue;
-            if (asprintf(&dir, "%s/%s", top, e->d_name) < 0)
-                rc = lzs_error_set(err, ENOMEM, "out of memory");
-            else
-                rc = entry_add(c, es, dir, err);
-        }
-        closedir(d);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static uint64_t entries_usage(const struct entries *es)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < es->n; i++)
-        sum += es->v[i].bytes;
-    return sum;
-}
-
-uint64_t lzs_cache_usage(lzs_cache *c)
-{
-    struct entries es = {0};
-    pthread_mutex_lock(&c->lock);
-    (void)scan(c, &es, NULL);
-    pthread_mutex_unlock(&c->lock);
-    uint64_t sum = entries_usage(&es);
-    entries_dispose(&es);
-    return sum;
-}
-
-static int by_last_use(const void *a, const void *b)
-{
-    const struct entry *x = a, *y = b;
-    if (x->last_use != y->last_use)
-        return x->last_use < y->last_use ? -1 : 1;
-    return strcmp(x->dir, y->dir);
-}
-
-int lzs_cache_evict(lzs_cache *c, lzs_error **err)
-{
-    if (c->max_size == 0)
-        return 0;
-    struct entries es = {0};
-    int removed = 0;
-    pthread_mutex_lock(&c->lock);
-    int rc = scan(c, &es, err);
-    uint64_t usage = entries_usage(&es);
-    if (rc == 0 && es.n > 1)
-        qsort(es.v, es.n, sizeof(*es.v), by_last_use);
-    for (size_t i = 0; rc == 0 && i < es.n && usage > c->max_size; i++) {
-        if (es.v[i].open)
-            continue;
-        rc = remove_dir(es.v[i].dir, err);
-        if (rc == 0) {
-            LZS_DEBUG("cache: evicted %s (%" PRIu64 " bytes)", es.v[i].dir, es.v[i].bytes);
-            usage -= es.v[i].bytes;
-            removed++;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-    entries_dispose(&es);
-    return rc < 0 ? rc : removed;
+    return c->whole_dir;
 }

@@ -33,13 +33,24 @@ static inline void lzs_cache_closep(lzs_cache **c)
     lzs_cache_close(*c);
 }
 
-/* Bytes the data files actually occupy on disk (st_blocks * 512), open layers included. */
+/* Directories of the cache root for files that others write but that belong to the cache:
+ * ROOT/indexes for indexes kept from a registry (ALGO/HEX.*, HEX the index blob's digest: see
+ * lzs_image_load_index_kept) and ROOT/whole for layers without an index fetched whole (ALGO/HEX.*,
+ * HEX the layer's digest: lzs_image_fetch_whole). Their files count in lzs_cache_usage and are
+ * evicted by lzs_cache_evict: a whole layer's with that layer's cache (never while it is open),
+ * a kept index by its last use (its modification time). Files named NAME.tmp.* (being written)
+ * are left alone. */
+const char *lzs_cache_indexes_dir(const lzs_cache *c);
+const char *lzs_cache_whole_dir(const lzs_cache *c);
+
+/* Bytes the cache's files actually occupy on disk (st_blocks * 512), open layers included. */
 uint64_t lzs_cache_usage(lzs_cache *c);
-/* Remove whole least-recently-used layers that are not open until usage <= max_size (nothing
- * with no cap). Returns the number of layers removed. Open layers are never removed, so usage
- * may stay above the cap. */
+/* Remove whole least-recently-used layers that are not open (with their whole-layer files) and
+ * kept indexes until usage <= max_size (nothing with no cap). Returns the number of entries
+ * removed. Open layers are never removed, so usage may stay above the cap. */
 int lzs_cache_evict(lzs_cache *c, lzs_error **err);
-/* Remove a layer's cache: -EBUSY while it is open; 0 when it was not cached. */
+/* Remove a layer's cache and its whole-layer files: -EBUSY while it is open; 0 when it was not
+ * cached. */
 int lzs_cache_layer_remove(lzs_cache *c, const struct lzs_digest *layer, lzs_error **err);
 
 /* A layer's cache: size is its uncompressed size, n_items the number of "verified" bits kept

@@ -1,5 +1,5 @@
-/* cache internals shared by cache.c (the root, open layers, eviction) and layer.c (one layer's
- * data file and map). */
+/* cache internals shared by cache.c (the root, open layers), evict.c (usage, eviction, removal)
+ * and layer.c (one layer's data file and map). */
 #ifndef LZS_CACHE_I_H
 #define LZS_CACHE_I_H
 
@@ -10,7 +10,9 @@
 struct lzs_cache {
     struct lzs_refcount ref; /* the owner's handle plus one per open layer */
     char *root;
-    char *layers_dir; /* ROOT/layers */
+    char *layers_dir;  /* ROOT/layers */
+    char *indexes_dir; /* ROOT/indexes */
+    char *whole_dir;   /* ROOT/whole */
     uint64_t max_size;
     int lock_fd;           /* ROOT/lock, flock'd for the life of the cache */
     pthread_mutex_t lock;  /* serialises layer open/close, removal and eviction */
@@ -39,6 +41,11 @@ struct lzs_cache_layer {
     pthread_mutex_t write_lock; /* one write or invalidation at a time */
 };
 
+/* The digest algorithms the cache keeps directories for. */
+extern const char *const cache_algo_dirs[2];
+
+/* Called with c->lock held: the open layer of digest d, or NULL. */
+lzs_cache_layer *cache_find_open(lzs_cache *c, const struct lzs_digest *d);
 /* "ROOT/layers/<algo>/<hex>" into *out (malloc'd). */
 int cache_layer_dir(const lzs_cache *c, const struct lzs_digest *d, char **out, lzs_error **err);
 /* Open a layer's files, loading or discarding its map; called with c->lock held. */

@@ -95,7 +95,9 @@ int lzs_image_load_index(lzs_image *img, size_t i, lzs_index **out, lzs_error **
 /* The same, keeping a registry's index in dir once downloaded (DIR/ALGO/HEX.index, HEX the
  * index blob's digest, stored uncompressed, and the sha256 of that copy in HEX.index.sha256), so
  * that later calls map it from there; a copy whose sha256 differs, that does not validate or that
- * describes another layer is fetched anew. Nothing evicts these files. dir NULL: nothing kept. */
+ * describes another layer is fetched anew; a copy used has its modification time set to now (its
+ * last use: the cache's eviction goes by it when dir is lzs_cache_indexes_dir). dir NULL: nothing
+ * kept. */
 int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_index **out,
                               lzs_error **err);
 

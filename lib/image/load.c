@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_error **err)
@@ -133,7 +134,10 @@ static bool open_kept(const char *path, const struct lzs_image_layer *l, lzs_ind
         ok = sum.len >= sizeof(hex) - 1 && memcmp(sum.data, hex, sizeof(hex) - 1) == 0;
     }
     lzs_buf_dispose(&sum);
-    return ok && open_checked(path, l, out, NULL) == 0;
+    if (!ok || open_checked(path, l, out, NULL) < 0)
+        return false;
+    (void)utimensat(AT_FDCWD, path, NULL, 0); /* its last use, for the cache's eviction */
+    return true;
 }
 
 /* Keep raw at path, then its sha256 beside it (which makes the copy usable). */

@@ -31,7 +31,7 @@ static void prefetch_one(lzs_remote *r, struct remote_image *e, size_t i)
 {
     lzs_autoerr lzs_error *err = NULL;
     lzs_index *idx = NULL;
-    if (lzs_image_load_index_kept(e->img, i, r->index_dir, &idx, &err) < 0)
+    if (lzs_image_load_index_kept(e->img, i, lzs_cache_indexes_dir(r->cache), &idx, &err) < 0)
         LZS_DEBUG("%s: index prefetch: %s", lzs_image_name(e->img), lzs_error_msg(err));
     lzs_index_unref(idx);
 }

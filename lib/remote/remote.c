@@ -26,12 +26,10 @@ static int set_paths(lzs_remote *r, const char *root, const struct lzs_config *c
 {
     if (asprintf(&r->cache_dir, "%s/cache", root) < 0)
         r->cache_dir = NULL;
-    if (r->cache_dir && asprintf(&r->index_dir, "%s/indexes", r->cache_dir) < 0)
-        r->index_dir = NULL;
     const char *local = cfg->index.local_dir;
     if (local && *local && !(r->local_dir = strdup(local)))
         return lzs_error_set(err, ENOMEM, "out of memory");
-    if (!r->cache_dir || !r->index_dir)
+    if (!r->cache_dir)
         return lzs_error_set(err, ENOMEM, "out of memory");
     return 0;
 }
@@ -80,7 +78,6 @@ void lzs_remote_free(lzs_remote *r)
     pthread_cond_destroy(&r->idle);
     pthread_mutex_destroy(&r->lock);
     free(r->local_dir);
-    free(r->index_dir);
     free(r->cache_dir);
     free(r);
 }
@@ -145,7 +142,8 @@ static int mount_layer(lzs_remote *r, const struct layer_labels *ll, const char 
     if (rc == 0)
         remote_prefetch_wait(r, e, i); /* then its index is kept, or the mount says why not */
     /* no whole_dir: a layer without an index is containerd's to pull (pick_layer) */
-    struct lzs_mount_opts o = {.index_dir = r->index_dir, .layer = r->layer, .allow_other = true};
+    struct lzs_mount_opts o = {
+        .index_dir = lzs_cache_indexes_dir(r->cache), .layer = r->layer, .allow_other = true};
     lzs_layer_mount *lm = NULL;
     if (rc == 0)
         rc = lzs_layer_mount_new(&lm, e->img, i, r->cache, dir, &o, err);

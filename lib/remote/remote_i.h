@@ -35,8 +35,8 @@ struct remote_mounted {
 };
 
 struct lzs_remote {
-    char *cache_dir, *index_dir; /* ROOT/cache, ROOT/cache/indexes */
-    char *local_dir;             /* [index] local_dir, or NULL */
+    char *cache_dir; /* ROOT/cache (kept indexes: lzs_cache_indexes_dir) */
+    char *local_dir; /* [index] local_dir, or NULL */
     uint64_t min_layer_size;
     struct lzs_layer_opts layer;
     lzs_registry *reg;
@@ -58,7 +58,8 @@ struct lzs_remote {
 int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
                      struct remote_image **out, lzs_error **err);
 void remote_image_put(lzs_remote *r, struct remote_image *e);
-/* Start fetching the indexes of e's layers (a new entry) into r->index_dir, in the background. */
+/* Start fetching the indexes of e's layers (a new entry) into the cache's kept-index dir, in the
+ * background. */
 void remote_prefetch_start(lzs_remote *r, struct remote_image *e);
 /* Wait while a prefetcher fetches the index of layer i of e. */
 void remote_prefetch_wait(lzs_remote *r, struct remote_image *e, size_t i);

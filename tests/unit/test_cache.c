@@ -2,9 +2,14 @@
 #include "cache/cache.h"
 #include "test.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CH LZS_CACHE_CHUNK
 
@@ -545,6 +550,78 @@ LZS_TEST(test_cache__open_layers_are_never_evicted)
     lzs_cache_layer_unref(lzs_steal_ptr(&l));
     ASSERT_EQ(lzs_cache_evict(c, &err), 1);
     ASSERT_EQ(lzs_cache_usage(c), 0);
+}
+
+/* ROOT/SUB/sha256/HEX-of-d + suffix, written with n bytes and the given age (seconds). */
+static void side_file(const char *sub, const struct lzs_digest *d, const char *suffix, size_t n,
+                      int age)
+{
+    char path[4200], ds[LZS_DIGEST_STR_MAX], cmd[4400];
+    lzs_digest_format(d, ds);
+    snprintf(path, sizeof(path), "%s/%s/sha256", root(), sub);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
+    ASSERT_EQ(system(cmd), 0);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s%s", strchr(ds, ':') + 1,
+             suffix);
+    uint8_t *buf = pattern(0, n);
+    ASSERT_OK(lzs_file_write_atomic(path, buf, n, 0600, NULL), (lzs_error *)NULL);
+    free(buf);
+    struct timespec ts[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+    ASSERT_EQ(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static bool side_exists(const char *sub, const struct lzs_digest *d, const char *suffix)
+{
+    char path[4200], ds[LZS_DIGEST_STR_MAX];
+    lzs_digest_format(d, ds);
+    snprintf(path, sizeof(path), "%s/%s/sha256/%s%s", root(), sub, strchr(ds, ':') + 1, suffix);
+    return access(path, F_OK) == 0;
+}
+
+/* Kept indexes and whole layers count in the usage and go by their last use; a whole layer's
+ * files go with its cache and stay while it is open; files being written are left alone. */
+LZS_TEST(test_cache__evicts_kept_indexes_and_whole_layers)
+{
+    lzs_autoerr lzs_error *err = NULL;
+    const uint64_t mib = 1 << 20;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, root(), 5 * mib, &err), err);
+    ASSERT(strstr(lzs_cache_indexes_dir(c), "/indexes"));
+    ASSERT(strstr(lzs_cache_whole_dir(c), "/whole"));
+    struct lzs_digest old_idx, new_idx, w, open_w, orphan;
+    digest_of("old index", &old_idx);
+    digest_of("new index", &new_idx);
+    digest_of("whole", &w);
+    digest_of("whole, open", &open_w);
+    digest_of("orphan", &orphan);
+    side_file("indexes", &old_idx, ".index", (size_t)mib, 3000);
+    side_file("indexes", &old_idx, ".index.sha256", 65, 3000);
+    side_file("indexes", &new_idx, ".index", (size_t)mib, 10);
+    side_file("whole", &orphan, ".blob", (size_t)mib, 2000);
+    side_file("whole", &orphan, ".blob.tmp.abcdef", (size_t)mib, 4000);
+    side_file("whole", &w, ".blob", (size_t)mib / 2, 5000);
+    side_file("whole", &w, ".index", (size_t)mib / 4, 5000);
+    side_file("whole", &open_w, ".blob", (size_t)mib, 6000);
+    use_layer(c, &w, mib); /* used now: its blob's age does not count */
+    lzs_cleanup(lzs_cache_layer_unrefp) lzs_cache_layer *l = NULL;
+    ASSERT_OK(lzs_cache_layer_open(c, &open_w, mib, 0, &l, &err), err);
+    put(l, 0, mib);
+    uint64_t usage = lzs_cache_usage(c), want = 6 * mib + mib / 2 + mib / 4;
+    if (usage < want || usage > want + 64 * 1024)
+        FAIL("usage %" PRIu64 ", expected about %" PRIu64, usage, want);
+    ASSERT_EQ(lzs_cache_evict(c, &err), 2); /* the old index (both files), then the orphan */
+    ASSERT(!side_exists("indexes", &old_idx, ".index"));
+    ASSERT(!side_exists("indexes", &old_idx, ".index.sha256"));
+    ASSERT(!side_exists("whole", &orphan, ".blob"));
+    ASSERT(side_exists("whole", &orphan, ".blob.tmp.abcdef"));
+    ASSERT(side_exists("indexes", &new_idx, ".index"));
+    ASSERT(side_exists("whole", &w, ".blob") && dir_exists(layer_path(&w, NULL)));
+    ASSERT(side_exists("whole", &open_w, ".blob"));
+    lzs_cache_layer_unref(lzs_steal_ptr(&l));
+    ASSERT_OK(lzs_cache_layer_remove(c, &w, &err), err); /* its whole files go with it */
+    ASSERT(!side_exists("whole", &w, ".blob") && !side_exists("whole", &w, ".index"));
+    ASSERT(!dir_exists(layer_path(&w, NULL)));
+    ASSERT(side_exists("whole", &open_w, ".blob"));
 }
 
 LZS_TEST(test_cache__no_cap_evicts_nothing)
