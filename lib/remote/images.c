@@ -119,18 +119,20 @@ int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
     struct remote_image *e = NULL;
     if ((rc = open_entry(r, &parsed, name, &e, err)) < 0)
         return rc;
+    size_t ahead = 0;
     pthread_mutex_lock(&r->lock);
     if ((*out = lookup(r, name))) { /* opened meanwhile by another call: use that one */
         entry_free(e);
         e = NULL;
     } else {
         e->refs = 1;
+        ahead = remote_prefetch_mark(r, e);
         remember(r, e);
         *out = e;
     }
     pthread_mutex_unlock(&r->lock);
     if (e)
-        remote_prefetch_start(r, e);
+        remote_prefetch_start(r, e, ahead);
     return 0;
 }
 

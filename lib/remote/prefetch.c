@@ -90,25 +90,26 @@ static bool start_one(lzs_remote *r, struct remote_image *e)
     return false;
 }
 
-void remote_prefetch_start(lzs_remote *r, struct remote_image *e)
+size_t remote_prefetch_mark(lzs_remote *r, struct remote_image *e)
 {
-    /* every layer that will be mounted is marked before any thread runs: a mount that comes
-     * first waits for its index instead of fetching it too */
-    size_t n = 0, count = lzs_image_layer_count(e->img);
-    pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < count; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < lzs_image_layer_count(e->img); i++) {
         const struct lzs_image_layer *l = lzs_image_layer(e->img, i);
         e->fetching[i] = l->source != LZS_IMAGE_SRC_NONE && l->desc.size >= r->min_layer_size;
         n += e->fetching[i];
     }
-    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+void remote_prefetch_start(lzs_remote *r, struct remote_image *e, size_t n)
+{
     size_t started = 0;
     while (started < n && started < PREFETCHERS && start_one(r, e))
         started++;
-    if (started > 0)
+    if (started > 0 || n == 0)
         return;
     pthread_mutex_lock(&r->lock); /* no thread: the mounts fetch their own */
-    memset(e->fetching, 0, count * sizeof(*e->fetching));
+    memset(e->fetching, 0, lzs_image_layer_count(e->img) * sizeof(*e->fetching));
     pthread_cond_broadcast(&r->idle);
     pthread_mutex_unlock(&r->lock);
 }

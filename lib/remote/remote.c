@@ -189,7 +189,7 @@ static void finish_unmount(lzs_remote *r, lzs_layer_mount *lm)
     if (n < 0)
         LZS_WARN("cache eviction after an unmount: %s", lzs_error_msg(e));
     else if (n > 0)
-        LZS_INFO("cache: %d layers evicted", n);
+        LZS_INFO("cache: %d entries evicted (layers, kept indexes)", n);
     pthread_mutex_lock(&r->lock);
     r->helpers--;
     pthread_cond_broadcast(&r->idle);

@@ -58,9 +58,13 @@ struct lzs_remote {
 int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
                      struct remote_image **out, lzs_error **err);
 void remote_image_put(lzs_remote *r, struct remote_image *e);
-/* Start fetching the indexes of e's layers (a new entry) into the cache's kept-index dir, in the
+/* Under r->lock, before e (a new entry) is in the table: mark the layers whose indexes will be
+ * fetched ahead (those that will be mounted), so that a mount coming first waits for its index
+ * instead of fetching it too; returns how many. */
+size_t remote_prefetch_mark(lzs_remote *r, struct remote_image *e);
+/* Then, without the lock: fetch those n indexes into the cache's kept-index dir in the
  * background. */
-void remote_prefetch_start(lzs_remote *r, struct remote_image *e);
+void remote_prefetch_start(lzs_remote *r, struct remote_image *e, size_t n);
 /* Wait while a prefetcher fetches the index of layer i of e. */
 void remote_prefetch_wait(lzs_remote *r, struct remote_image *e, size_t i);
 /* Under no lock, at the end: drop the table. */
