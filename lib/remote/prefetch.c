@@ -74,13 +74,7 @@ static bool start_one(lzs_remote *r, struct remote_image *e)
     e->refs++;
     r->helpers++;
     pthread_mutex_unlock(&r->lock);
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, prefetch_main, j);
-    pthread_attr_destroy(&a);
-    if (rc == 0)
+    if (remote_thread(prefetch_main, j) == 0)
         return true;
     free(j);
     pthread_mutex_lock(&r->lock);

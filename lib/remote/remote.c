@@ -209,6 +209,17 @@ static void *reap(void *data)
     return NULL;
 }
 
+int remote_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &a, fn, arg);
+    pthread_attr_destroy(&a);
+    return rc;
+}
+
 /* finish_unmount on a thread of its own; 0, or -1 when none could be started. */
 static int start_reaper(lzs_remote *r, lzs_layer_mount *lm)
 {
@@ -216,13 +227,7 @@ static int start_reaper(lzs_remote *r, lzs_layer_mount *lm)
     if (!p)
         return -1;
     *p = (struct reaper){r, lm};
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, reap, p);
-    pthread_attr_destroy(&a);
-    if (rc == 0)
+    if (remote_thread(reap, p) == 0)
         return 0;
     free(p);
     return -1;

@@ -58,6 +58,8 @@ struct lzs_remote {
 int remote_image_get(lzs_remote *r, const char *ref, const char *manifest,
                      struct remote_image **out, lzs_error **err);
 void remote_image_put(lzs_remote *r, struct remote_image *e);
+/* Run fn(arg) on a detached thread (reapers, prefetchers); pthread_create's result. */
+int remote_thread(void *(*fn)(void *), void *arg);
 /* Under r->lock, before e (a new entry) is in the table: mark the layers whose indexes will be
  * fetched ahead (those that will be mounted), so that a mount coming first waits for its index
  * instead of fetching it too; returns how many. */
