@@ -103,6 +103,13 @@ class ClientGone(Exception):
     """The client connection broke while we were writing to it."""
 
 
+class Server(ThreadingHTTPServer):
+    # the listen backlog is taken at construction: set on an instance it stays at 5, and a burst
+    # of new connections (64 readers) then waits for SYN retransmits, seconds each
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "rig-fault-proxy"
@@ -379,9 +386,7 @@ def main():
     Handler.upstream_addr = (uhost, int(uport))
     Handler.faults = Faults()
     Handler.log_file = open(args.log, "a", encoding="utf-8") if args.log else None
-    server = ThreadingHTTPServer((host, int(port)), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 128
+    server = Server((host, int(port)), Handler)
     try:
         server.serve_forever()
     finally:
