@@ -78,14 +78,22 @@ void lzs_cache_close(lzs_cache *c)
         cache_unref(c);
 }
 
-int cache_layer_dir(const lzs_cache *c, const struct lzs_digest *d, char **out, lzs_error **err)
+int cache_digest_subpath(const struct lzs_digest *d, char s[LZS_DIGEST_STR_MAX], lzs_error **err)
 {
-    char s[LZS_DIGEST_STR_MAX];
     lzs_digest_format(d, s);
     char *colon = strchr(s, ':');
     if (!colon)
         return lzs_error_set(err, EINVAL, "cache: bad digest %s", s);
     *colon = '/';
+    return 0;
+}
+
+int cache_layer_dir(const lzs_cache *c, const struct lzs_digest *d, char **out, lzs_error **err)
+{
+    char s[LZS_DIGEST_STR_MAX];
+    int rc = cache_digest_subpath(d, s, err);
+    if (rc < 0)
+        return rc;
     if (asprintf(out, "%s/%s", c->layers_dir, s) < 0) {
         *out = NULL;
         return lzs_error_set(err, ENOMEM, "out of memory");

@@ -46,6 +46,8 @@ extern const char *const cache_algo_dirs[2];
 
 /* Called with c->lock held: the open layer of digest d, or NULL. */
 lzs_cache_layer *cache_find_open(lzs_cache *c, const struct lzs_digest *d);
+/* "<algo>/<hex>" of d into s: where its files are below ROOT/layers and ROOT/whole. */
+int cache_digest_subpath(const struct lzs_digest *d, char s[LZS_DIGEST_STR_MAX], lzs_error **err);
 /* "ROOT/layers/<algo>/<hex>" into *out (malloc'd). */
 int cache_layer_dir(const lzs_cache *c, const struct lzs_digest *d, char **out, lzs_error **err);
 /* Open a layer's files, loading or discarding its map; called with c->lock held. */

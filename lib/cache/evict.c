@@ -274,14 +274,12 @@ int lzs_cache_evict(lzs_cache *c, lzs_error **err)
 static int whole_files(lzs_cache *c, const struct lzs_digest *d, struct entries *es,
                        lzs_error **err)
 {
-    char want[LZS_DIGEST_STR_MAX + 2], ds[LZS_DIGEST_STR_MAX];
-    lzs_digest_format(d, ds);
-    char *colon = strchr(ds, ':');
-    if (!colon)
-        return lzs_error_set(err, EINVAL, "cache: bad digest %s", ds);
-    *colon = '/';
-    snprintf(want, sizeof(want), "l:%s", ds);
-    int rc = visit(c, es, c->whole_dir, add_whole, err);
+    char want[LZS_DIGEST_STR_MAX + 2], sub[LZS_DIGEST_STR_MAX];
+    int rc = cache_digest_subpath(d, sub, err);
+    if (rc < 0)
+        return rc;
+    snprintf(want, sizeof(want), "l:%s", sub);
+    rc = visit(c, es, c->whole_dir, add_whole, err);
     for (size_t i = 0; rc == 0 && i < es->n; i++)
         if (strcmp(es->v[i].key, want) == 0)
             return remove_entry(&es->v[i], err);
