@@ -16,7 +16,7 @@ _Noreturn void lzs_test_fail(const char *file, int line, const char *fmt, ...)
 _Noreturn void lzs_test_skip(const char *reason);
 /* A fresh directory for this case, removed with its contents after the case. */
 const char *lzs_test_tmpdir(void);
-/* Path of "name" inside lzs_test_tmpdir(); static storage reused per call (4 slots). */
+/* Path of "name" inside lzs_test_tmpdir(); storage reused per call (4 slots per thread). */
 const char *lzs_test_path(const char *name);
 /* Write n bytes to a new file; fails the case on error. */
 void lzs_test_write_file(const char *path, const void *p, size_t n);

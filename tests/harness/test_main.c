@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ static struct {
 } cases[512];
 static size_t ncases;
 static jmp_buf case_jmp;
+static pthread_t case_thread; /* the one that may jump to case_jmp */
 static char tmpdir[4096];
 
 void lzs_test_register(const char *name, lzs_test_fn fn)
@@ -38,6 +40,11 @@ void lzs_test_fail(const char *file, int line, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    if (!pthread_equal(pthread_self(), case_thread)) {
+        /* a helper thread of the case cannot unwind it: the run stops here */
+        fprintf(stderr, "FAIL (in a helper thread of the case)\n");
+        _exit(1);
+    }
     longjmp(case_jmp, 1 + FAILED);
 }
 
@@ -60,8 +67,9 @@ const char *lzs_test_tmpdir(void)
 
 const char *lzs_test_path(const char *name)
 {
-    static char slots[4][8192];
-    static unsigned next;
+    /* per thread: the readers of a concurrency test each build paths */
+    static _Thread_local char slots[4][8192];
+    static _Thread_local unsigned next;
     char *p = slots[next++ % 4];
     snprintf(p, sizeof(slots[0]), "%s/%s", lzs_test_tmpdir(), name);
     return p;
@@ -88,6 +96,7 @@ static void remove_tmpdir(void)
 
 static enum outcome run_case(size_t i)
 {
+    case_thread = pthread_self();
     int r = setjmp(case_jmp);
     if (r == 0) {
         cases[i].fn();
