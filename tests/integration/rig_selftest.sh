@@ -267,7 +267,7 @@ check "fault+auth: rig_fault talks to the latest proxy" test "$(rig_fault_count)
 # --- cleanup: children end in three ways; nothing they started may survive --------------------------
 for how in exit3 fail signal; do
     rc=0
-    bash "$0" --child "$w/record-$how" "$how" >"$w/child-$how.out" 2>&1 || rc=$?
+    RIG_KEEP='' bash "$0" --child "$w/record-$how" "$how" >"$w/child-$how.out" 2>&1 || rc=$?
     case $how in exit3) want=3 ;; fail) want=1 ;; signal) want=143 ;; esac
     check "cleanup $how: exit status $rc kept (want $want)" test $rc = "$want"
     if [ ! -s "$w/record-$how" ]; then bad "cleanup $how: no record ($(tail -n 5 "$w/child-$how.out"))"; continue; fi

@@ -48,7 +48,8 @@ rig_init() {
     fi
 }
 
-# The EXIT trap: cleanups in reverse order, then RIG_TMP goes; the script's status is kept.
+# The EXIT trap: cleanups in reverse order, then RIG_TMP goes (kept after a failure when RIG_KEEP
+# is set: its logs); the script's status is kept.
 rig__exit() {
     local rc=$? i
     set +e
@@ -56,7 +57,11 @@ rig__exit() {
     for ((i = ${#RIG_CLEANUPS[@]} - 1; i >= 0; i--)); do
         eval "${RIG_CLEANUPS[i]}"
     done
-    if [ -n "$RIG_TMP" ]; then rm -rf "$RIG_TMP"; fi
+    if [ -n "${RIG_KEEP:-}" ] && [ "$rc" -ne 0 ]; then
+        echo "rig: RIG_KEEP set: $RIG_TMP kept (logs of the failed run)" >&2
+    elif [ -n "$RIG_TMP" ]; then
+        rm -rf "$RIG_TMP"
+    fi
     exit "$rc"
 }
 
