@@ -1,5 +1,6 @@
-/* registry: the client: curl's global state, the shared connection/DNS/TLS-session cache, the
- * pool of easy handles, the cache of blobs' final URLs, counters, and time helpers. */
+/* registry: the client: curl's global state, the shared DNS/TLS-session cache, the pool of easy
+ * handles (each keeps its own connections), the cache of blobs' final URLs, counters, and time
+ * helpers. */
 #include "registry_i.h"
 
 #include <string.h>
@@ -79,7 +80,10 @@ uint64_t reg_backoff_ms(unsigned attempt)
     return d / 2 + jitter_next() % (d / 2 + 1);
 }
 
-/* ---- the shared cache ------------------------------------------------------------------------ */
+/* ---- the shared cache ------------------------------------------------------------------------ *
+ * DNS answers and TLS sessions only: curl's shared connection cache is not thread-safe (its known
+ * bug 11.11: two handles in two threads can take the same connection). Connections stay with the
+ * pooled handle that opened them instead. */
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *p)
 {
@@ -108,8 +112,6 @@ static int share_new(lzs_registry *r, lzs_error **err)
     if (sc == CURLSHE_OK)
         sc = curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
     if (sc == CURLSHE_OK)
-        sc = curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-    if (sc == CURLSHE_OK)
         sc = curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     if (sc == CURLSHE_OK)
         sc = curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -134,7 +136,7 @@ void reg_handle_put(lzs_registry *r, CURL *h)
 {
     if (!h)
         return;
-    curl_easy_reset(h); /* keeps its connections (in the share) */
+    curl_easy_reset(h); /* keeps its live connections */
     pthread_mutex_lock(&r->pool_lock);
     if (r->npool < REG_POOL_MAX) {
         r->pool[r->npool++] = h;

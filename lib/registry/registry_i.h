@@ -217,7 +217,7 @@ struct lzs_registry {
     atomic_uint_fast64_t requests, bytes_fetched, retries_done;
 };
 
-/* A curl handle from the pool (or a new one sharing r's connections); NULL on ENOMEM. */
+/* A curl handle from the pool, with the connections it keeps, or a new one; NULL on ENOMEM. */
 CURL *reg_handle_get(lzs_registry *r);
 void reg_handle_put(lzs_registry *r, CURL *h);
 
