@@ -2,7 +2,10 @@
 #ifndef LZS_FUSEFS_I_H
 #define LZS_FUSEFS_I_H
 
-#define FUSE_USE_VERSION 35
+/* 3.12: before it, fuse_session_loop_mt reads its config as the old public struct, while
+ * fuse_loop_cfg_create makes the new one (the loop then ran with clone_fd on and no idle threads:
+ * a thread created and ended per request). */
+#define FUSE_USE_VERSION 312
 
 #include "fusefs/fusefs.h"
 
@@ -21,6 +24,7 @@ struct lzs_fusefs {
     uint32_t *nlink; /* per entry id: link count of its inode (computed once at mount) */
     char *mountpoint;
     unsigned threads;
+    unsigned max_read; /* largest read request: a reply must fit libfuse's splice pipe */
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;

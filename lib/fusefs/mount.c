@@ -13,7 +13,10 @@
 
 #define DEFAULT_THREADS 16
 #define INIT_TIMEOUT_SEC 30
-#define READAHEAD_KB "1024"
+#define READAHEAD_REQUESTS 4
+#define READ_REQUEST_MAX (1ul << 20) /* the kernel's limit (256 pages) */
+#define READ_REQUEST_MIN (128ul << 10)
+#define SPLICE_HEADROOM (16ul << 10)
 
 static void *loop_main(void *data)
 {
@@ -36,21 +39,42 @@ static void *loop_main(void *data)
     return NULL;
 }
 
-/* "ro,default_permissions,fsname=X,subtype=lazysnap[,allow_other]" */
-static int mount_options(const struct lzs_fusefs_opts *o, struct lzs_buf *b, lzs_error **err)
+/* The largest read request: libfuse splices a reply only when it fits its pipe (the data, plus a
+ * page each for the header and the bookkeeping, rounded up to a power of two pages), and growing
+ * a pipe beyond /proc/sys/fs/pipe-max-size (1 MiB by default) takes CAP_SYS_RESOURCE. Requests of
+ * 1 MiB thus never splice and go through a fresh buffer; 1 MiB - 16 KiB ones do. */
+static unsigned splice_max_read(void)
+{
+    unsigned long pipe_max = READ_REQUEST_MAX;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "re");
+    if (f) {
+        if (fscanf(f, "%lu", &pipe_max) != 1)
+            pipe_max = READ_REQUEST_MAX;
+        fclose(f);
+    }
+    if (pipe_max > READ_REQUEST_MAX)
+        pipe_max = READ_REQUEST_MAX;
+    if (pipe_max < READ_REQUEST_MIN + SPLICE_HEADROOM)
+        return READ_REQUEST_MIN; /* too small a pipe to splice much: libfuse copies */
+    return (unsigned)(pipe_max - SPLICE_HEADROOM);
+}
+
+/* "ro,default_permissions,fsname=X,subtype=lazysnap,max_read=N[,allow_other]" */
+static int mount_options(const lzs_fusefs *fs, const struct lzs_fusefs_opts *o, struct lzs_buf *b,
+                         lzs_error **err)
 {
     const char *fsname = o->fsname ? o->fsname : "lazysnap";
     if (!fsname[0] || strpbrk(fsname, ",\\ \t\n"))
         return lzs_error_set(err, EINVAL, "fsname '%s': empty, or a comma, space or backslash",
                              fsname);
-    return lzs_buf_printf(b, err, "ro,default_permissions,fsname=%s,subtype=lazysnap%s", fsname,
-                          o->allow_other ? ",allow_other" : "");
+    return lzs_buf_printf(b, err, "ro,default_permissions,fsname=%s,subtype=lazysnap,max_read=%u%s",
+                          fsname, fs->max_read, o->allow_other ? ",allow_other" : "");
 }
 
 static int session_new(lzs_fusefs *fs, const struct lzs_fusefs_opts *o, lzs_error **err)
 {
     struct lzs_buf optbuf = LZS_BUF_INIT(4096);
-    int rc = mount_options(o, &optbuf, err);
+    int rc = mount_options(fs, o, &optbuf, err);
     if (rc < 0)
         return rc;
     char *argv[] = {(char *)"lazysnap", (char *)"-o", optbuf.data, (char *)"-d", NULL};
@@ -94,18 +118,20 @@ static int start_loop(lzs_fusefs *fs, lzs_error **err)
 }
 
 /* The kernel sizes a FUSE mount's readahead (and so its read requests) from the VM default,
- * 128 KiB; data here is immutable and local once fetched, so sequential reads go faster in
- * larger requests (libfuse allows 1 MiB ones). Best effort: needs root and sysfs. */
+ * 128 KiB; data here is immutable and local once fetched, so sequential reads go faster with
+ * more requests in flight: READAHEAD_REQUESTS of fs->max_read (measured on the mount bench:
+ * 3.8-3.9 GB/s against 3.6-4.0 with 1 MiB). Best effort: needs root and sysfs. */
 static void raise_readahead(const lzs_fusefs *fs)
 {
     struct stat st;
     if (stat(fs->mountpoint, &st) < 0)
         return;
-    char path[128];
+    char path[128], kb[32];
     snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev),
              minor(st.st_dev));
+    int len = snprintf(kb, sizeof(kb), "%u", READAHEAD_REQUESTS * (fs->max_read >> 10));
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, READAHEAD_KB, strlen(READAHEAD_KB)) < 0)
+    if (fd < 0 || write(fd, kb, (size_t)len) < 0)
         LZS_DEBUG("%s: readahead left as it is", path);
     if (fd >= 0)
         close(fd);
@@ -128,6 +154,7 @@ int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
     fs->src = *src;
     fs->count = lzs_index_entry_count(idx);
     fs->threads = o->threads ? o->threads : DEFAULT_THREADS;
+    fs->max_read = splice_max_read();
     struct stat st;
     fs->mountpoint = realpath(mountpoint, NULL);
     int rc = fs->mountpoint ? 0 : lzs_error_set_sys(err, errno, "mountpoint");
