@@ -102,9 +102,9 @@ int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_ind
                               lzs_error **err);
 
 /* Layer i without an index: its whole blob downloaded once into DIR/ALGO/HEX.blob (checked
- * against its digest and size; a layout's blob is used where it is), its index built locally
- * into DIR/ALGO/HEX.index; both are reused by later calls. idx and blob are ready to serve the
- * layer from the local file. */
+ * against its digest and size; a layout's blob is used where it is) and indexed on the way, in
+ * the same pass, into DIR/ALGO/HEX.index; both are reused by later calls. idx and blob are ready to
+ * serve the layer from the local file. */
 int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index **idx,
                           lzs_blob **blob, lzs_error **err);
 
