@@ -70,16 +70,15 @@ static int fetch_and_index(lzs_image *img, const struct lzs_oci_descriptor *d,
     return rc;
 }
 
-/* The index of a local blob file: the one stored next to it, else built and stored. */
+/* The index of a local blob file: the one stored next to it (opened into *out), else built and
+ * stored (*out left NULL). */
 static int local_index(const struct lzs_oci_descriptor *d, const char *blob_path,
-                       const char *index_path, lzs_error **err)
+                       const char *index_path, lzs_index **out, lzs_error **err)
 {
-    lzs_index *idx = NULL;
-    bool ok = access(index_path, F_OK) == 0 && lzs_index_open(&idx, index_path, NULL) == 0 &&
-              lzs_digest_is_equal(&lzs_index_info(idx)->blob_digest, &d->digest);
-    lzs_index_unref(idx);
-    if (ok)
+    if (access(index_path, F_OK) == 0 && lzs_index_open(out, index_path, NULL) == 0 &&
+        lzs_digest_is_equal(&lzs_index_info(*out)->blob_digest, &d->digest))
         return 0;
+    *out = lzs_index_unref(*out);
     lzs_autoclose int fd = open(blob_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return lzs_error_set_sys(err, errno, "%s", blob_path);
@@ -89,11 +88,11 @@ static int local_index(const struct lzs_oci_descriptor *d, const char *blob_path
 /* The blob and index files of layer d from the registry: those of an earlier run (a blob file
  * only appears complete and verified), else fetched and indexed in one pass. */
 static int fetch_blob(lzs_image *img, const struct lzs_oci_descriptor *d, const char *blob_path,
-                      const char *index_path, lzs_error **err)
+                      const char *index_path, lzs_index **idx, lzs_error **err)
 {
     struct stat st;
     if (stat(blob_path, &st) == 0 && (uint64_t)st.st_size == d->size)
-        return local_index(d, blob_path, index_path, err);
+        return local_index(d, blob_path, index_path, idx, err);
     return fetch_and_index(img, d, blob_path, index_path, err);
 }
 
@@ -116,17 +115,18 @@ int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index *
 {
     const struct lzs_oci_descriptor *d = &img->layers[i].desc;
     lzs_autofree char *blob_path = NULL, *index_path = NULL;
+    *idx = NULL; /* set here when a stored index is reused, else opened once built */
     int rc = whole_path(dir, &d->digest, ".index", &index_path, err);
     if (rc == 0 && img->repo) {
         rc = whole_path(dir, &d->digest, ".blob", &blob_path, err);
         if (rc == 0)
-            rc = fetch_blob(img, d, blob_path, index_path, err);
+            rc = fetch_blob(img, d, blob_path, index_path, idx, err);
     } else if (rc == 0) {
         blob_path = lzs_image_layout_blob_path(img->layout_dir, &d->digest);
-        rc = blob_path ? local_index(d, blob_path, index_path, err)
+        rc = blob_path ? local_index(d, blob_path, index_path, idx, err)
                        : lzs_error_set(err, ENOMEM, "out of memory");
     }
-    if (rc == 0)
+    if (rc == 0 && !*idx)
         rc = lzs_index_open(idx, index_path, err);
     if (rc == 0)
         rc = lzs_blob_open_file(blob, blob_path, err);
