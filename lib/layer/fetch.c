@@ -44,18 +44,29 @@ static struct layer_fetch *covering(lzs_layer *l, uint64_t off)
     return NULL;
 }
 
-/* Wait until no fetch in flight still has to write the chunk at a; called with l->lock held.
- * Fetches live on their owners' stacks: look them up again after every wake-up. */
-static void wait_for_chunk(lzs_layer *l, uint64_t a)
+/* Under l->lock: f (in flight, or just finished) still has to write what the chunk at a needs. */
+static bool still_writing(const lzs_layer *l, const struct layer_fetch *f, uint64_t a)
 {
     uint64_t need = chunk_end(l, a / CH);
+    return !f->done && f->pos < (need < f->end ? need : f->end);
+}
+
+/* Wait until no fetch in flight still has to write the chunk at a; called with l->lock held.
+ * Fetches live on their owners' stacks: a waiter counted in f->waiters keeps f there (its owner
+ * waits for them to leave), and f is looked up again after. Only the first waiter to come and
+ * the last to leave signal (a paced owner goes on at once; a finished one may return): waiters
+ * that signalled on every wake-up woke each other in a loop, and 64 readers of one layer kept
+ * both cores of the CI VM busy in futex calls. */
+static void wait_for_chunk(lzs_layer *l, uint64_t a)
+{
     struct layer_fetch *f;
-    while ((f = covering(l, a)) && f->pos < (need < f->end ? need : f->end)) {
-        f->waiters++;
-        pthread_cond_broadcast(&l->cond); /* a paced fetch goes on at once */
-        pthread_cond_wait(&l->cond, &l->lock);
-        f->waiters--; /* f is still there: its owner waits for its waiters to leave */
-        pthread_cond_broadcast(&l->cond);
+    while ((f = covering(l, a)) && still_writing(l, f, a)) {
+        if (f->waiters++ == 0)
+            pthread_cond_broadcast(&l->cond);
+        while (still_writing(l, f, a))
+            pthread_cond_wait(&l->cond, &l->lock);
+        if (--f->waiters == 0)
+            pthread_cond_broadcast(&l->cond);
     }
 }
 
@@ -207,6 +218,7 @@ static int fetch_run(lzs_layer *l, uint64_t a, uint64_t b, uint64_t need_end, un
             break;
         }
     }
+    f.done = true;
     pthread_cond_broadcast(&l->cond);
     while (f.waiters) /* f lives on this stack */
         pthread_cond_wait(&l->cond, &l->lock);

@@ -34,7 +34,7 @@ struct layer_fetch {
     uint64_t start, end, pos;
     uint64_t need_end; /* what the caller needs ends here (end is rounded up to whole chunks) */
     unsigned waiters;  /* readers waiting for it: it is not paced, and outlives their wait */
-    bool done;
+    bool done;         /* off l->fetches (finished or failed): its waiters leave */
     struct layer_fetch *next;
 };
 
