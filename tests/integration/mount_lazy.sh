@@ -7,7 +7,7 @@
 #      fetched for layer blobs, by `lazysnap stat --json` and by the proxy's log (index blobs
 #      counted apart); the bytes equal the source
 #   2. 64 parallel readers of distinct cold files (big and small, every layer): all correct, none
-#      hangs (each bounded by timeout 300; the mount's deadline is 120 s, see M1_OPTS)
+#      hangs (each bounded by timeout 120)
 #   3. restart: umount, mount again on the same cache: the files read before fetch 0 layer bytes,
 #      and the indexes come from the cache but for one damaged there (1 index blob GET)
 #   4. the registry stops answering (SIGSTOP; then a proxy that stalls blob bodies): a cached file
@@ -211,13 +211,8 @@ sum_field() { jq "[.layers[].$2] | add" "$1"; }
 # ---- 1. lazy: one small file fetches < 2% of the image ---------------------------------------------
 m1=$work/mnt-m1
 small=a/txt/f0300.txt
-# Checks 1-3 are about what is fetched and whether it is right, not about deadlines (check 4):
-# their mount gets a deadline far above the default 30 s, because the VMs this runs on freeze
-# under check 2's burst (64 readers, 48 GETs, 2 cores): a 50 ms sleep loop in Python saw 6 s
-# gaps there, `ss` hung for 32 s, and the GETs in flight then ran out of their 30 s.
-M1_OPTS=(--no-background --timeout 120s)
 mark=$(plog_mark)
-if do_mount m1 "$work/cache1" "${M1_OPTS[@]}"; then
+if do_mount m1 "$work/cache1" --no-background; then
     index_bytes=$(plog_bytes "$mark" index)
     index_gets=$(plog_gets "$mark" index)
     config_gets=$(plog_gets "$mark" config)
@@ -264,7 +259,7 @@ if do_mount m1 "$work/cache1" "${M1_OPTS[@]}"; then
     t0=$(date +%s.%N)
     pids=()
     for i in "${!par[@]}"; do
-        (cd "$m1" && timeout 300 sha256sum "./${par[i]}") >"par/$i.out" 2>"par/$i.err" &
+        (cd "$m1" && timeout 120 sha256sum "./${par[i]}") >"par/$i.out" 2>"par/$i.err" &
         pids+=($!)
     done
     fails=0
@@ -303,10 +298,10 @@ if do_mount m1 "$work/cache1" "${M1_OPTS[@]}"; then
     # (one byte in the middle of the file table or checkpoints: only the recorded sha256 tells)
     printf '\x5a' | dd of="${kept[0]}" bs=1 seek=$(($(stat -c %s "${kept[0]}") / 2)) conv=notrunc status=none
     mark=$(plog_mark)
-    if do_mount m1 "$work/cache1" "${M1_OPTS[@]}"; then
+    if do_mount m1 "$work/cache1" --no-background; then
         index_bytes3=$(plog_bytes "$mark" index)
         fails=0
-        (cd "$m1" && timeout 300 sha256sum "./$small" "${par[@]/#/./}") >again.got 2>again.err || fails=1
+        (cd "$m1" && timeout 120 sha256sum "./$small" "${par[@]/#/./}") >again.got 2>again.err || fails=1
         sort -k2 again.got >again.sorted
         (grep -F " ./$small" src.sums; cat par.sums) | sort -k2 >again.sums
         [ $fails -eq 0 ] && cmp -s again.sorted again.sums && ok ||
