@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static void sh(const char *cmd)
 {
@@ -522,4 +523,90 @@ LZS_TEST(test_layer__lazy_concurrent_readers_and_background_fetch)
     ASSERT_EQ(st.present, lzs_index_info(idx)->uncompressed_size);
     /* shared fetches: the blob was read about once, not once per reader */
     ASSERT(st.fetched < 3 * lzs_blob_size(blob));
+}
+
+/* A blob whose reads wait until the gate opens: a fetch held in flight. */
+struct gated {
+    lzs_blob *inner;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool open;
+    unsigned reads; /* protected by lock */
+};
+
+static int gated_readat(void *impl, void *buf, size_t n, uint64_t off, lzs_error **err)
+{
+    struct gated *g = impl;
+    pthread_mutex_lock(&g->lock);
+    g->reads++;
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+    return lzs_blob_readat(g->inner, buf, n, off, err);
+}
+
+static const struct lzs_blob_ops gated_ops = {.readat = gated_readat, .close = NULL};
+
+static unsigned gated_reads(struct gated *g)
+{
+    pthread_mutex_lock(&g->lock);
+    unsigned n = g->reads;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+static void *read_seq(void *p)
+{
+    check_lazy_file(p, "seq.txt");
+    return NULL;
+}
+
+static long voluntary_switches(void)
+{
+    struct rusage ru;
+    ASSERT_EQ(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_nvcsw;
+}
+
+/* Readers of a file whose fetch is in flight sleep until it makes progress: they used to wake
+ * one another in a loop for as long as the fetch lasted (thousands of context switches in 0.3 s;
+ * 64 readers of one layer kept two cores busy). */
+LZS_TEST(test_layer__readers_waiting_for_a_fetch_sleep)
+{
+    lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *file = NULL;
+    make_layer(&idx, &file);
+    struct gated g = {.inner = file};
+    pthread_mutex_init(&g.lock, NULL);
+    pthread_cond_init(&g.cond, NULL);
+    lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    ASSERT_OK(lzs_blob_new(&blob, &gated_ops, &g, lzs_blob_size(file), "gated", NULL),
+              (lzs_error *)NULL);
+    lzs_autoerr lzs_error *err = NULL;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
+    struct lzs_layer_opts o = {0};
+    lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, &o, &err), err);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(pthread_create(&t[i], NULL, read_seq, l), 0);
+    for (int i = 0; i < 1000 && !gated_reads(&g); i++)
+        usleep(10000); /* the first fetch reaches the gate */
+    usleep(300000);    /* the other readers come to wait for it */
+    long before = voluntary_switches();
+    usleep(300000);
+    long during = voluntary_switches() - before;
+    pthread_mutex_lock(&g.lock);
+    unsigned reads_held = g.reads;
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    ASSERT_EQ(reads_held, 1u); /* one fetch for the eight readers */
+    if (during >= 50)          /* the sleep above, not a storm */
+        FAIL("%ld context switches while 7 readers waited for 0.3 s", during);
+    pthread_cond_destroy(&g.cond);
+    pthread_mutex_destroy(&g.lock);
 }
