@@ -214,7 +214,7 @@ net_up() {
         NET_PID=$!
         RIG_PIDS+=("$NET_PID")
         local i
-        for ((i = 0; i < 100; i++)); do grep -q ready "$out/logs/delayline-$1.log" && break; sleep 0.05; done
+        for ((i = 0; i < 100; i++)); do grep -qs ready "$out/logs/delayline-$1.log" && break; sleep 0.05; done
         ip link set "$NET_P" netns "$NET_NS"
         ip link set "$NET_H" mtu 9000
         ip -n "$NET_NS" link set "$NET_P" mtu 9000
