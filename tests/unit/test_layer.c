@@ -585,9 +585,8 @@ LZS_TEST(test_layer__readers_waiting_for_a_fetch_sleep)
     lzs_autoerr lzs_error *err = NULL;
     lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
     ASSERT_OK(lzs_cache_open(&c, lzs_test_path("cache"), 0, &err), err);
-    struct lzs_layer_opts o = {0};
     lzs_cleanup(lzs_layer_closep) lzs_layer *l = NULL;
-    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, &o, &err), err);
+    ASSERT_OK(lzs_layer_open(&l, idx, blob, c, NULL, &err), err); /* no background fetch */
     pthread_t t[8];
     for (int i = 0; i < 8; i++)
         ASSERT_EQ(pthread_create(&t[i], NULL, read_seq, l), 0);
