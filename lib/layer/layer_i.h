@@ -38,6 +38,17 @@ struct layer_fetch {
     struct layer_fetch *next;
 };
 
+/* A file being fetched and verified for a reader: other readers of it wait for the outcome
+ * instead of hashing it again (layer_ensure). Lives on its owner's stack, like layer_fetch. */
+struct layer_check {
+    uint32_t id;
+    int rc;           /* the outcome, once done */
+    char msg[256];    /* its message when rc < 0 */
+    unsigned waiters; /* readers waiting for it: it outlives their wait */
+    bool done;
+    struct layer_check *next;
+};
+
 struct lzs_layer {
     lzs_index *idx;
     lzs_blob *blob;
@@ -48,8 +59,9 @@ struct lzs_layer {
     char **prefetch; /* copies of opts.prefetch */
 
     pthread_mutex_t lock;
-    pthread_cond_t cond;         /* fetch progress, background stop */
+    pthread_cond_t cond;         /* fetch progress, checks done, background stop */
     struct layer_fetch *fetches; /* protected by lock */
+    struct layer_check *checks;  /* protected by lock */
     /* protected by lock: the cursor of the last fetch, left where it ended (parked_pos), for a
      * fetch starting after it: a layer read front to back, or a zstd layer of one frame (one
      * checkpoint, at its start), then goes on instead of decoding again from the checkpoint */

@@ -2,6 +2,7 @@
 #include "layer_i.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -207,6 +208,69 @@ static int fetch_and_verify(lzs_layer *l, uint32_t id, const struct lzs_index_en
                          lzs_blob_name(l->blob));
 }
 
+/* Under l->lock: the check in flight of file id, if any. */
+static struct layer_check *check_of(lzs_layer *l, uint32_t id)
+{
+    for (struct layer_check *c = l->checks; c; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+/* Under l->lock (released while waiting): the outcome of c, another reader's check. */
+static int wait_for_check(lzs_layer *l, struct layer_check *c, lzs_error **err)
+{
+    c->waiters++;
+    while (!c->done)
+        pthread_cond_wait(&l->cond, &l->lock);
+    int rc = c->rc;
+    if (rc < 0)
+        lzs_error_set(err, -rc, "%s", c->msg);
+    if (--c->waiters == 0)
+        pthread_cond_broadcast(&l->cond); /* its owner may return */
+    return rc;
+}
+
+/* fetch_and_verify for a reader, whose concurrent readers of the same file wait for it: 64
+ * processes opening one cold library hash it once, not 64 times. */
+static int check_shared(lzs_layer *l, uint32_t id, const struct lzs_index_entry *e, lzs_error **err)
+{
+    pthread_mutex_lock(&l->lock);
+    struct layer_check *c = check_of(l, id);
+    if (c || lzs_cache_item_is_verified(l->cache, id)) { /* checked since layer_ensure looked */
+        int rc = c ? wait_for_check(l, c, err) : 0;
+        pthread_mutex_unlock(&l->lock);
+        return rc;
+    }
+    struct layer_check mine = {.id = id, .next = l->checks};
+    l->checks = &mine;
+    pthread_mutex_unlock(&l->lock);
+
+    lzs_error *e_own = NULL; /* kept for the waiters' message */
+    int rc = fetch_and_verify(l, id, e, 0, &e_own);
+
+    pthread_mutex_lock(&l->lock);
+    for (struct layer_check **pp = &l->checks; *pp; pp = &(*pp)->next) {
+        if (*pp == &mine) {
+            *pp = mine.next;
+            break;
+        }
+    }
+    mine.rc = rc;
+    if (rc < 0)
+        snprintf(mine.msg, sizeof(mine.msg), "%s", lzs_error_msg(e_own));
+    mine.done = true;
+    pthread_cond_broadcast(&l->cond);
+    while (mine.waiters) /* mine lives on this stack */
+        pthread_cond_wait(&l->cond, &l->lock);
+    pthread_mutex_unlock(&l->lock);
+    if (err)
+        *err = e_own; /* *err was NULL, as for any setter */
+    else
+        lzs_error_free(&e_own);
+    return rc;
+}
+
 int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err)
 {
     if (id >= lzs_index_entry_count(l->idx))
@@ -218,7 +282,9 @@ int layer_ensure(lzs_layer *l, uint32_t id, unsigned flags, lzs_error **err)
     lzs_index_entry_get(l->idx, id, &e);
     if (e.type != LZS_ENTRY_REG)
         return lzs_error_set(err, EISDIR, "'%s' is not a regular file", e.path);
-    return fetch_and_verify(l, id, &e, flags, err);
+    /* readers share a check; the background's paced, cancellable ones go alone (a reader must
+     * not wait at their pace) */
+    return flags ? fetch_and_verify(l, id, &e, flags, err) : check_shared(l, id, &e, err);
 }
 
 int lzs_layer_ensure(lzs_layer *l, uint32_t id, lzs_error **err)

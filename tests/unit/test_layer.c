@@ -570,7 +570,8 @@ static long voluntary_switches(void)
 
 /* Readers of a file whose fetch is in flight sleep until it makes progress: they used to wake
  * one another in a loop for as long as the fetch lasted (thousands of context switches in 0.3 s;
- * 64 readers of one layer kept two cores busy). */
+ * 64 readers of one layer kept two cores busy). Then they take the outcome of its check: the
+ * file is hashed once, not once per reader. */
 LZS_TEST(test_layer__readers_waiting_for_a_fetch_sleep)
 {
     lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
@@ -606,6 +607,13 @@ LZS_TEST(test_layer__readers_waiting_for_a_fetch_sleep)
     ASSERT_EQ(reads_held, 1u); /* one fetch for the eight readers */
     if (during >= 50)          /* the sleep above, not a storm */
         FAIL("%ld context switches while 7 readers waited for 0.3 s", during);
+    uint32_t id;
+    struct lzs_index_entry e;
+    ASSERT_OK(lzs_index_lookup(idx, "seq.txt", &id), (lzs_error *)NULL);
+    lzs_index_entry_get(idx, id, &e);
+    struct lzs_layer_stats st;
+    lzs_layer_stats(l, &st);
+    ASSERT_EQ(st.verified_bytes, e.size); /* and one check: the file was hashed once */
     pthread_cond_destroy(&g.cond);
     pthread_mutex_destroy(&g.lock);
 }
