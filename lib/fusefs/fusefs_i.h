@@ -1,4 +1,4 @@
-/* fusefs internals: the mount object and the index-to-inode view shared by the handlers. */
+/* fusefs internals: the mount object and the tree-to-inode view shared by the handlers. */
 #ifndef LZS_FUSEFS_I_H
 #define LZS_FUSEFS_I_H
 
@@ -13,15 +13,17 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-/* Kernel cache timeouts (seconds): a layer never changes while mounted. */
+/* Kernel cache timeouts (seconds): a final tree never changes while mounted. Attributes of a
+ * growing one (link counts, a directory's own entry arriving after its children) are not cached;
+ * names are, as it never changes one it has shown. */
 #define LZS_FUSEFS_TIMEOUT 86400.0
 
 struct lzs_fusefs {
     struct fuse_session *se;
-    lzs_index *idx;
+    lzs_index *idx; /* the index a mount of an index holds a reference to; else NULL */
+    struct lzs_fusefs_tree tree;
     struct lzs_fusefs_source src;
-    uint32_t count;  /* entries in idx */
-    uint32_t *nlink; /* per entry id: link count of its inode (computed once at mount) */
+    uint32_t *nlink; /* without tree.nlink: per entry id, link count of its inode (at mount) */
     char *mountpoint;
     unsigned threads;
     unsigned max_read; /* largest read request: a reply must fit libfuse's splice pipe */
@@ -49,7 +51,37 @@ int lzs_fusefs_handle_new(lzs_fusefs *fs, uint32_t id, struct lzs_fusefs_handle 
                           lzs_error **err);
 void lzs_fusefs_handle_free(lzs_fusefs *fs, struct lzs_fusefs_handle *h);
 
-/* What a name of the index is once OCI whiteouts are interpreted. */
+/* The index as a tree (tree.c); holds no reference. */
+void lzs_fusefs_tree_index(lzs_index *idx, struct lzs_fusefs_tree *out);
+
+/* Shorthands for the tree's callbacks. */
+static inline int lzs_fusefs_state(const lzs_fusefs *fs)
+{
+    return fs->tree.state(fs->tree.data);
+}
+static inline void lzs_fusefs_entry(const lzs_fusefs *fs, uint32_t id, struct lzs_index_entry *e)
+{
+    fs->tree.entry(fs->tree.data, id, e);
+}
+static inline const char *lzs_fusefs_name(const lzs_fusefs *fs, uint32_t id)
+{
+    return fs->tree.name(fs->tree.data, id);
+}
+static inline uint32_t lzs_fusefs_parent(const lzs_fusefs *fs, uint32_t id)
+{
+    return fs->tree.parent(fs->tree.data, id);
+}
+static inline uint32_t lzs_fusefs_resolve(const lzs_fusefs *fs, uint32_t id)
+{
+    return fs->tree.resolve_hardlink(fs->tree.data, id);
+}
+/* Seconds the kernel may keep attributes. */
+static inline double lzs_fusefs_attr_timeout(const lzs_fusefs *fs)
+{
+    return lzs_fusefs_state(fs) == 1 ? LZS_FUSEFS_TIMEOUT : 0.0;
+}
+
+/* What a name of the tree is once OCI whiteouts are interpreted. */
 enum lzs_fusefs_kind {
     LZS_NODE_REAL,     /* shown as it is */
     LZS_NODE_WHITEOUT, /* ".wh.NAME": shown as NAME, a character device 0/0 */
@@ -63,20 +95,22 @@ struct lzs_fusefs_node {
     enum lzs_fusefs_kind kind;
 };
 
+/* How entry id shows (final trees: in a growing one a real NAME may still come). */
 enum lzs_fusefs_kind lzs_fusefs_classify(const lzs_fusefs *fs, uint32_t id);
-/* The child of dir called name exactly as stored in the index; -ENOENT. */
-int lzs_fusefs_child(const lzs_fusefs *fs, uint32_t dir, const char *name, uint32_t *id);
-/* The node that name in directory dir shows (whiteouts interpreted); -ENOENT, -ENAMETOOLONG. */
+/* The node that name in directory dir shows (whiteouts interpreted); -ENOENT, -ENAMETOOLONG,
+ * -EIO (the tree failed). In a growing tree it waits until the answer is certain. */
 int lzs_fusefs_lookup(const lzs_fusefs *fs, uint32_t dir, const char *name,
                       struct lzs_fusefs_node *out);
 /* The node of an inode number from the kernel; -ENOENT for one never handed out. */
 int lzs_fusefs_node_of(const lzs_fusefs *fs, uint64_t ino, struct lzs_fusefs_node *out);
 uint64_t lzs_fusefs_ino(const lzs_fusefs *fs, const struct lzs_fusefs_node *n);
 void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, struct stat *st);
-/* A real directory holding ".wh..wh..opq". */
+/* A real directory holding ".wh..wh..opq" (or whited out by its own layer). In a growing tree,
+ * from what has arrived (a marker arriving later fails the tree). */
 bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n);
-/* Fill fs->nlink. */
+/* Fill fs->nlink (final trees without tree.nlink). */
 int lzs_fusefs_count_links(lzs_fusefs *fs, lzs_error **err);
+uint32_t lzs_fusefs_nlink(const lzs_fusefs *fs, uint32_t id);
 
 /* The low-level operations (ops.c). */
 extern const struct fuse_lowlevel_ops lzs_fusefs_ops;

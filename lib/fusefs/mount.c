@@ -137,9 +137,9 @@ static void raise_readahead(const lzs_fusefs *fs)
         close(fd);
 }
 
-int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
-                     const struct lzs_fusefs_source *src, const struct lzs_fusefs_opts *opts,
-                     lzs_error **err)
+static int mount_tree(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
+                      const struct lzs_fusefs_tree *tree, const struct lzs_fusefs_source *src,
+                      const struct lzs_fusefs_opts *opts, lzs_error **err)
 {
     static const struct lzs_fusefs_opts defaults = {0};
     const struct lzs_fusefs_opts *o = opts ? opts : &defaults;
@@ -150,9 +150,9 @@ int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
         return lzs_error_set(err, ENOMEM, "out of memory");
     pthread_mutex_init(&fs->lock, NULL);
     pthread_cond_init(&fs->cond, NULL);
-    fs->idx = lzs_index_ref(idx);
+    fs->idx = idx ? lzs_index_ref(idx) : NULL;
+    fs->tree = *tree;
     fs->src = *src;
-    fs->count = lzs_index_entry_count(idx);
     fs->threads = o->threads ? o->threads : DEFAULT_THREADS;
     fs->max_read = splice_max_read();
     struct stat st;
@@ -160,7 +160,7 @@ int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
     int rc = fs->mountpoint ? 0 : lzs_error_set_sys(err, errno, "mountpoint");
     if (rc == 0 && (stat(fs->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)))
         rc = lzs_error_set(err, ENOTDIR, "mountpoint: not a directory");
-    if (rc == 0)
+    if (rc == 0 && !fs->tree.nlink)
         rc = lzs_fusefs_count_links(fs, err);
     if (rc == 0)
         rc = session_new(fs, o, err);
@@ -174,6 +174,25 @@ int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
     }
     *out = fs;
     return 0;
+}
+
+int lzs_fusefs_mount(lzs_fusefs **out, const char *mountpoint, lzs_index *idx,
+                     const struct lzs_fusefs_source *src, const struct lzs_fusefs_opts *opts,
+                     lzs_error **err)
+{
+    struct lzs_fusefs_tree tree;
+    lzs_fusefs_tree_index(idx, &tree);
+    return mount_tree(out, mountpoint, idx, &tree, src, opts, err);
+}
+
+int lzs_fusefs_mount_tree(lzs_fusefs **out, const char *mountpoint,
+                          const struct lzs_fusefs_tree *tree, const struct lzs_fusefs_source *src,
+                          const struct lzs_fusefs_opts *opts, lzs_error **err)
+{
+    if (!tree->nlink && tree->state(tree->data) != 1)
+        return lzs_error_set(err, EINVAL, "fuse mount %s: a growing tree must count links",
+                             mountpoint);
+    return mount_tree(out, mountpoint, NULL, tree, src, opts, err);
 }
 
 /* Unmount: the kernel then aborts the connection and the loop's reads fail with ENODEV. */

@@ -1,5 +1,6 @@
-/* The layer as the kernel sees it: inode numbers, attributes and OCI whiteouts over the index.
- * Everything here reads the immutable index and fs->nlink only: no locks. */
+/* The layer as the kernel sees it: inode numbers, attributes and OCI whiteouts over the tree
+ * (fs->tree: the index, or a layer still streaming in). No locks here: a growing tree locks
+ * itself. */
 #include "fusefs_i.h"
 
 #include <limits.h>
@@ -17,57 +18,70 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-int lzs_fusefs_child(const lzs_fusefs *fs, uint32_t dir, const char *name, uint32_t *id)
+static int child(const lzs_fusefs *fs, uint32_t dir, const char *name, bool now, uint32_t *id)
 {
-    const uint32_t *ids;
-    uint32_t n;
-    lzs_index_children(fs->idx, dir, &ids, &n);
-    /* children are in strcmp order of their names (the index validates it) */
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(lzs_index_name(fs->idx, ids[mid]), name);
-        if (c == 0) {
-            *id = ids[mid];
-            return 0;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -ENOENT;
+    return fs->tree.child(fs->tree.data, dir, name, now, id);
+}
+
+/* The absence of name in dir, seen with child(now), is shown: 0, or -EEXIST when it arrived. */
+static int promise_absent(const lzs_fusefs *fs, uint32_t dir, const char *name)
+{
+    return fs->tree.promise_absent ? fs->tree.promise_absent(fs->tree.data, dir, name) : 0;
 }
 
 enum lzs_fusefs_kind lzs_fusefs_classify(const lzs_fusefs *fs, uint32_t id)
 {
-    const char *name = lzs_index_name(fs->idx, id);
+    const char *name = lzs_fusefs_name(fs, id);
     if (id == 0 || !has_prefix(name, WH_PREFIX))
         return LZS_NODE_REAL;
     if (has_prefix(name, WH_META_PREFIX) || name[WH_PREFIX_LEN] == '\0')
         return LZS_NODE_HIDDEN;
     uint32_t real;
-    if (lzs_fusefs_child(fs, lzs_index_parent(fs->idx, id), name + WH_PREFIX_LEN, &real) == 0)
+    if (child(fs, lzs_fusefs_parent(fs, id), name + WH_PREFIX_LEN, true, &real) == 0)
         return LZS_NODE_HIDDEN; /* the real entry of the same layer wins */
     return LZS_NODE_WHITEOUT;
+}
+
+/* ".wh." name into wh; -ENAMETOOLONG. */
+static int whiteout_name(const char *name, char wh[WH_PREFIX_LEN + WH_NAME_MAX + 1])
+{
+    size_t len = strlen(name);
+    if (len > WH_NAME_MAX)
+        return -ENAMETOOLONG;
+    memcpy(wh, WH_PREFIX, WH_PREFIX_LEN);
+    memcpy(wh + WH_PREFIX_LEN, name, len + 1);
+    return 0;
+}
+
+/* NAME is what it has shown so far, when that is a whiteout: ".wh.NAME" is there, NAME is not
+ * (a growing tree then fails if NAME comes). 1: shown as a whiteout, 0: not decided yet. */
+static int whiteout_now(const lzs_fusefs *fs, uint32_t dir, const char *name, const char *wh,
+                        struct lzs_fusefs_node *out)
+{
+    if (child(fs, dir, wh, true, &out->id) < 0)
+        return 0;
+    if (promise_absent(fs, dir, name) < 0)
+        return 0; /* NAME arrived meanwhile */
+    out->kind = LZS_NODE_WHITEOUT;
+    return 1;
 }
 
 int lzs_fusefs_lookup(const lzs_fusefs *fs, uint32_t dir, const char *name,
                       struct lzs_fusefs_node *out)
 {
+    char wh[WH_PREFIX_LEN + WH_NAME_MAX + 1];
     if (has_prefix(name, WH_PREFIX))
         return -ENOENT;
-    if (lzs_fusefs_child(fs, dir, name, &out->id) == 0) {
-        out->kind = LZS_NODE_REAL;
+    int rc = whiteout_name(name, wh);
+    if (rc < 0)
+        return rc;
+    out->kind = LZS_NODE_REAL;
+    if (child(fs, dir, name, true, &out->id) == 0 || whiteout_now(fs, dir, name, wh, out))
         return 0;
-    }
-    size_t len = strlen(name);
-    if (len > WH_NAME_MAX)
-        return -ENAMETOOLONG;
-    char wh[WH_PREFIX_LEN + WH_NAME_MAX + 1];
-    memcpy(wh, WH_PREFIX, WH_PREFIX_LEN);
-    memcpy(wh + WH_PREFIX_LEN, name, len + 1);
-    if (lzs_fusefs_child(fs, dir, wh, &out->id) < 0)
+    rc = child(fs, dir, name, false, &out->id); /* certain: NAME came, or never will */
+    if (rc != -ENOENT)
+        return rc;
+    if (child(fs, dir, wh, false, &out->id) < 0)
         return -ENOENT;
     out->kind = LZS_NODE_WHITEOUT;
     return 0;
@@ -75,19 +89,18 @@ int lzs_fusefs_lookup(const lzs_fusefs *fs, uint32_t dir, const char *name,
 
 int lzs_fusefs_node_of(const lzs_fusefs *fs, uint64_t ino, struct lzs_fusefs_node *out)
 {
-    if (ino == 0 || ino > 2 * (uint64_t)fs->count)
+    if (ino == 0 || (ino - 1) / 2 >= fs->tree.count(fs->tree.data))
         return -ENOENT;
-    uint64_t i = ino - 1;
-    out->kind = i < fs->count ? LZS_NODE_REAL : LZS_NODE_WHITEOUT;
-    out->id = (uint32_t)(i < fs->count ? i : i - fs->count);
+    out->kind = ino % 2 ? LZS_NODE_REAL : LZS_NODE_WHITEOUT;
+    out->id = (uint32_t)((ino - 1) / 2);
     return 0;
 }
 
 uint64_t lzs_fusefs_ino(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
 {
     if (n->kind == LZS_NODE_WHITEOUT)
-        return (uint64_t)fs->count + n->id + 1;
-    return (uint64_t)lzs_index_resolve_hardlink(fs->idx, n->id) + 1;
+        return 2 * (uint64_t)n->id + 2;
+    return 2 * (uint64_t)lzs_fusefs_resolve(fs, n->id) + 1;
 }
 
 static mode_t type_bits(enum lzs_entry_type type)
@@ -116,7 +129,7 @@ static uint64_t stored_bytes(const lzs_fusefs *fs, uint32_t id, const struct lzs
     uint64_t sum = 0;
     for (uint32_t k = 0; k < e->nsparse; k++) {
         struct lzs_index_sparse seg;
-        lzs_index_sparse_get(fs->idx, id, k, &seg);
+        fs->tree.sparse(fs->tree.data, id, k, &seg);
         if (lzs_add_overflow(sum, seg.len, &sum))
             return e->size;
     }
@@ -126,8 +139,8 @@ static uint64_t stored_bytes(const lzs_fusefs *fs, uint32_t id, const struct lzs
 void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, struct stat *st)
 {
     struct lzs_index_entry e;
-    uint32_t id = n->kind == LZS_NODE_WHITEOUT ? n->id : lzs_index_resolve_hardlink(fs->idx, n->id);
-    lzs_index_entry_get(fs->idx, id, &e);
+    uint32_t id = n->kind == LZS_NODE_WHITEOUT ? n->id : lzs_fusefs_resolve(fs, n->id);
+    lzs_fusefs_entry(fs, id, &e);
     memset(st, 0, sizeof(*st));
     st->st_ino = lzs_fusefs_ino(fs, n);
     st->st_uid = e.uid;
@@ -143,7 +156,7 @@ void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, stru
         return;
     }
     st->st_mode = type_bits(e.type) | (e.mode & 07777);
-    st->st_nlink = fs->nlink[id];
+    st->st_nlink = lzs_fusefs_nlink(fs, id);
     if (e.type == LZS_ENTRY_REG)
         st->st_size = (off_t)e.size;
     else if (e.type == LZS_ENTRY_SYMLINK)
@@ -153,44 +166,62 @@ void lzs_fusefs_stat(const lzs_fusefs *fs, const struct lzs_fusefs_node *n, stru
     st->st_blocks = (blkcnt_t)((stored_bytes(fs, id, &e) + 511) / 512);
 }
 
-/* A directory is opaque with a ".wh..wh..opq" child, and also when this layer whites out its
- * own name (".wh.NAME" next to directory NAME): the whiteout removes the lower NAME, and what
- * this layer has under NAME starts afresh (OCI whiteouts apply to lower layers only). */
-bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
+/* Whether dir has name now; when not, that absence is shown (a growing tree fails if it comes). */
+static bool has_child_now(const lzs_fusefs *fs, uint32_t dir, const char *name)
 {
     uint32_t id;
+    if (child(fs, dir, name, true, &id) == 0)
+        return true;
+    return promise_absent(fs, dir, name) < 0;
+}
+
+/* A directory is opaque with a ".wh..wh..opq" child, and also when this layer whites out its
+ * own name (".wh.NAME" next to directory NAME): the whiteout removes the lower NAME, and what
+ * this layer has under NAME starts afresh (OCI whiteouts apply to lower layers only). Tar writers
+ * put these markers right after the directory; a growing tree answers from what it has, and
+ * fails should a marker come after the answer. */
+bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
+{
     if (n->kind != LZS_NODE_REAL)
         return false;
-    if (lzs_fusefs_child(fs, n->id, WH_META_PREFIX ".opq", &id) == 0)
-        return true;
     struct lzs_index_entry e;
-    lzs_index_entry_get(fs->idx, n->id, &e);
-    if (n->id == 0 || e.type != LZS_ENTRY_DIR)
+    lzs_fusefs_entry(fs, n->id, &e);
+    if (e.type != LZS_ENTRY_DIR)
+        return false;
+    if (has_child_now(fs, n->id, WH_META_PREFIX ".opq"))
+        return true;
+    if (n->id == 0)
         return false;
     char wh[NAME_MAX + sizeof(WH_PREFIX)];
-    int len = snprintf(wh, sizeof(wh), WH_PREFIX "%s", lzs_index_name(fs->idx, n->id));
+    int len = snprintf(wh, sizeof(wh), WH_PREFIX "%s", lzs_fusefs_name(fs, n->id));
     return len > 0 && (size_t)len < sizeof(wh) &&
-           lzs_fusefs_child(fs, lzs_index_parent(fs->idx, n->id), wh, &id) == 0;
+           has_child_now(fs, lzs_fusefs_parent(fs, n->id), wh);
+}
+
+uint32_t lzs_fusefs_nlink(const lzs_fusefs *fs, uint32_t id)
+{
+    return fs->tree.nlink ? fs->tree.nlink(fs->tree.data, id) : fs->nlink[id];
 }
 
 int lzs_fusefs_count_links(lzs_fusefs *fs, lzs_error **err)
 {
-    fs->nlink = lzs_calloc_array(fs->count ? fs->count : 1, sizeof(*fs->nlink));
+    uint32_t count = fs->tree.count(fs->tree.data);
+    fs->nlink = lzs_calloc_array(count ? count : 1, sizeof(*fs->nlink));
     if (!fs->nlink)
-        return lzs_error_set(err, ENOMEM, "out of memory for %" PRIu32 " link counts", fs->count);
-    for (uint32_t id = 0; id < fs->count; id++) {
+        return lzs_error_set(err, ENOMEM, "out of memory for %" PRIu32 " link counts", count);
+    for (uint32_t id = 0; id < count; id++) {
         struct lzs_index_entry e;
-        lzs_index_entry_get(fs->idx, id, &e);
+        lzs_fusefs_entry(fs, id, &e);
         bool real = id == 0 || lzs_fusefs_classify(fs, id) == LZS_NODE_REAL;
         if (e.type == LZS_ENTRY_DIR) {
             fs->nlink[id] += 2; /* "." and its name; each subdirectory's ".." adds one */
             if (real && id != 0)
-                fs->nlink[lzs_index_parent(fs->idx, id)]++;
+                fs->nlink[lzs_fusefs_parent(fs, id)]++;
         } else if (real) {
-            fs->nlink[lzs_index_resolve_hardlink(fs->idx, id)]++;
+            fs->nlink[lzs_fusefs_resolve(fs, id)]++;
         }
     }
-    for (uint32_t id = 0; id < fs->count; id++)
+    for (uint32_t id = 0; id < count; id++)
         if (fs->nlink[id] == 0)
             fs->nlink[id] = 1; /* a file only reachable through hardlinks of hidden names */
     return 0;

@@ -1,5 +1,5 @@
-/* The FUSE low-level handlers (passthrough_ll's lo_* shape). Metadata handlers read the
- * immutable index without locks; data goes through fs->src. Errors reply a positive errno here
+/* The FUSE low-level handlers (passthrough_ll's lo_* shape). Metadata handlers read fs->tree
+ * (an index: no locks), data goes through fs->src. A tree that failed answers EIO to all. Errors reply a positive errno here
  * and only here (STYLE.md: the FUSE boundary). */
 #include "fusefs_i.h"
 
@@ -14,10 +14,15 @@ static lzs_fusefs *fs_of(fuse_req_t req)
     return fuse_req_userdata(req);
 }
 
-/* The node of ino, or reply ENOENT and return false. */
+/* The node of ino, or reply ENOENT (EIO: the tree failed) and return false. */
 static bool node_or_reply(fuse_req_t req, fuse_ino_t ino, struct lzs_fusefs_node *n)
 {
-    if (lzs_fusefs_node_of(fs_of(req), ino, n) == 0)
+    lzs_fusefs *fs = fs_of(req);
+    if (lzs_fusefs_state(fs) < 0) {
+        fuse_reply_err(req, EIO);
+        return false;
+    }
+    if (lzs_fusefs_node_of(fs, ino, n) == 0)
         return true;
     fuse_reply_err(req, ENOENT);
     return false;
@@ -28,7 +33,7 @@ static bool is_dir(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
     struct lzs_index_entry e;
     if (n->kind != LZS_NODE_REAL)
         return false;
-    lzs_index_entry_get(fs->idx, n->id, &e);
+    lzs_fusefs_entry(fs, n->id, &e);
     return e.type == LZS_ENTRY_DIR;
 }
 
@@ -52,7 +57,7 @@ static void fill_entry(const lzs_fusefs *fs, const struct lzs_fusefs_node *n,
     memset(e, 0, sizeof(*e));
     lzs_fusefs_stat(fs, n, &e->attr);
     e->ino = e->attr.st_ino;
-    e->attr_timeout = LZS_FUSEFS_TIMEOUT;
+    e->attr_timeout = lzs_fusefs_attr_timeout(fs);
     e->entry_timeout = LZS_FUSEFS_TIMEOUT;
 }
 
@@ -99,7 +104,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     if (!node_or_reply(req, ino, &n))
         return;
     lzs_fusefs_stat(fs_of(req), &n, &st);
-    fuse_reply_attr(req, &st, LZS_FUSEFS_TIMEOUT);
+    fuse_reply_attr(req, &st, lzs_fusefs_attr_timeout(fs_of(req)));
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -108,7 +113,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
     struct lzs_index_entry e;
     if (!node_or_reply(req, ino, &n))
         return;
-    lzs_index_entry_get(fs_of(req)->idx, n.id, &e);
+    lzs_fusefs_entry(fs_of(req), n.id, &e);
     if (n.kind != LZS_NODE_REAL || e.type != LZS_ENTRY_SYMLINK)
         fuse_reply_err(req, EINVAL);
     else
@@ -131,20 +136,17 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* Add the directory entry at position pos (0 ".", 1 "..", 2+ the children) to buf; returns the
  * bytes it takes (more than left: it did not fit), 0 for a hidden child. */
-static size_t add_dirent(fuse_req_t req, const struct lzs_fusefs_node *dir, uint32_t pos, bool plus,
-                         char *buf, size_t left)
+static size_t add_dirent(fuse_req_t req, const struct lzs_fusefs_node *dir, const uint32_t *ids,
+                         uint32_t pos, bool plus, char *buf, size_t left)
 {
     lzs_fusefs *fs = fs_of(req);
     struct lzs_fusefs_node n = {.id = dir->id, .kind = LZS_NODE_REAL};
     const char *name = pos == 0 ? "." : "..";
-    const uint32_t *ids;
-    uint32_t count;
     if (pos == 1)
-        n.id = lzs_index_parent(fs->idx, dir->id);
+        n.id = lzs_fusefs_parent(fs, dir->id);
     if (pos >= 2) {
-        lzs_index_children(fs->idx, dir->id, &ids, &count);
         n.id = ids[pos - 2];
-        name = lzs_index_name(fs->idx, n.id);
+        name = lzs_fusefs_name(fs, n.id);
         n.kind = lzs_fusefs_classify(fs, n.id);
         if (n.kind == LZS_NODE_HIDDEN)
             return 0;
@@ -176,7 +178,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
         fuse_reply_err(req, ENOTDIR);
         return;
     }
-    lzs_index_children(fs->idx, dir.id, &ids, &count);
+    int rc = fs->tree.children(fs->tree.data, dir.id, &ids, &count); /* may wait: see tree */
+    if (rc < 0) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
     lzs_autofree char *buf = malloc(size ? size : 1);
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
@@ -184,7 +190,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
     }
     size_t used = 0;
     for (uint64_t pos = (uint64_t)off; pos < (uint64_t)count + 2; pos++) {
-        size_t n = add_dirent(req, &dir, (uint32_t)pos, plus, buf + used, size - used);
+        size_t n = add_dirent(req, &dir, ids, (uint32_t)pos, plus, buf + used, size - used);
         if (n > size - used)
             break;
         used += n;
@@ -215,7 +221,7 @@ static void io_failed(lzs_fusefs *fs, const char *what, uint32_t id, uint64_t of
                       const lzs_error *err)
 {
     struct lzs_index_entry e;
-    lzs_index_entry_get(fs->idx, id, &e);
+    lzs_fusefs_entry(fs, id, &e);
     atomic_fetch_add(&fs->read_errors, 1);
     if (!atomic_exchange(&fs->error_logged, true))
         LZS_ERROR("%s: %s %s at %" PRIu64 ": %s (further errors at debug level)", fs->mountpoint,
@@ -232,7 +238,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct lzs_index_entry e;
     if (!node_or_reply(req, ino, &n))
         return;
-    lzs_index_entry_get(fs->idx, n.id, &e);
+    lzs_fusefs_entry(fs, n.id, &e);
     if (n.kind != LZS_NODE_REAL || e.type != LZS_ENTRY_REG) {
         fuse_reply_err(req, e.type == LZS_ENTRY_DIR ? EISDIR : EACCES);
         return;
@@ -335,7 +341,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct lzs_index_entry e;
     if (!node_or_reply(req, ino, &n))
         return;
-    lzs_index_entry_get(fs->idx, n.id, &e);
+    lzs_fusefs_entry(fs, n.id, &e);
     if (n.kind != LZS_NODE_REAL || off < 0 || (uint64_t)off >= e.size || size == 0) {
         fuse_reply_buf(req, NULL, 0);
         return;
@@ -391,11 +397,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
         reply_xattr(req, "y", 1, size);
         return;
     }
-    uint32_t id = lzs_index_resolve_hardlink(fs->idx, n.id);
-    lzs_index_entry_get(fs->idx, id, &e);
+    uint32_t id = lzs_fusefs_resolve(fs, n.id);
+    lzs_fusefs_entry(fs, id, &e);
     for (uint32_t k = 0; n.kind == LZS_NODE_REAL && k < e.nxattrs; k++) {
         struct lzs_index_xattr x;
-        lzs_index_xattr_get(fs->idx, id, k, &x);
+        fs->tree.xattr(fs->tree.data, id, k, &x);
         if (strcmp(x.name, name) == 0) {
             reply_xattr(req, x.value, x.value_len, size);
             return;
@@ -414,12 +420,12 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     if (!node_or_reply(req, ino, &n))
         return;
     opaque = lzs_fusefs_is_opaque(fs, &n);
-    uint32_t id = lzs_index_resolve_hardlink(fs->idx, n.id);
-    lzs_index_entry_get(fs->idx, id, &e);
+    uint32_t id = lzs_fusefs_resolve(fs, n.id);
+    lzs_fusefs_entry(fs, id, &e);
     int rc = opaque ? lzs_buf_append(&list, OPAQUE_XATTR, sizeof(OPAQUE_XATTR), NULL) : 0;
     for (uint32_t k = 0; rc == 0 && n.kind == LZS_NODE_REAL && k < e.nxattrs; k++) {
         struct lzs_index_xattr x;
-        lzs_index_xattr_get(fs->idx, id, k, &x);
+        fs->tree.xattr(fs->tree.data, id, k, &x);
         if (!(opaque && strcmp(x.name, OPAQUE_XATTR) == 0))
             rc = lzs_buf_append(&list, x.name, strlen(x.name) + 1, NULL);
     }
@@ -433,12 +439,11 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     lzs_fusefs *fs = fs_of(req);
-    const struct lzs_index_info *info = lzs_index_info(fs->idx);
     struct statvfs st = {
         .f_bsize = 4096,
         .f_frsize = 4096,
-        .f_blocks = (fsblkcnt_t)((info->uncompressed_size + 4095) / 4096),
-        .f_files = fs->count,
+        .f_blocks = (fsblkcnt_t)((fs->tree.size(fs->tree.data) + 4095) / 4096),
+        .f_files = fs->tree.count(fs->tree.data),
         .f_namemax = 255,
         .f_flag = ST_RDONLY,
     };

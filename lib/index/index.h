@@ -113,6 +113,11 @@ int lzs_index_writer_add_entry(lzs_index_writer *w, const struct lzs_index_entry
 /* Serialise (uncompressed) into out. Adds directories that entries need but the tar lacks
  * (mode 0755, uid/gid 0, mtime 0), and the root "" if absent. A hardlink whose target is not a
  * regular file or other entry in the layer is -EINVAL. */
+/* Called by lzs_index_writer_add_entry after each entry it kept, with the entry as kept (path and
+ * hardlink target normalised, scalars cleared where the type has none, xattrs sorted by name and
+ * unique; everything borrowed for the call). A failure fails that add. */
+typedef int (*lzs_index_observer_fn)(void *data, const struct lzs_index_entry *e, lzs_error **err);
+void lzs_index_writer_observe(lzs_index_writer *w, lzs_index_observer_fn fn, void *data);
 int lzs_index_writer_finish(lzs_index_writer *w, const struct lzs_index_info *info,
                             struct lzs_buf *out, lzs_error **err);
 void lzs_index_writer_free(lzs_index_writer *w);

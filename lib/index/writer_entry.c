@@ -159,7 +159,8 @@ static int copy_entry(struct lzs_idx_wentry *d, const struct lzs_index_entry *e,
 /* ---- adding ------------------------------------------------------------------------------- */
 
 /* Put the copy in tmp under path (whose ownership is taken), replacing an earlier entry. */
-static int keep_entry(lzs_index_writer *w, char *path, struct lzs_idx_wentry *tmp, lzs_error **err)
+static int keep_entry(lzs_index_writer *w, char *path, struct lzs_idx_wentry *tmp, uint32_t *kept,
+                      lzs_error **err)
 {
     uint32_t i;
     bool found = lzs_idx_hash_get(&w->paths, path, strlen(path), &i);
@@ -179,7 +180,37 @@ static int keep_entry(lzs_index_writer *w, char *path, struct lzs_idx_wentry *tm
     d->seq = ++w->seq;
     d->kill_seq = kill ? d->seq : kill_seq;
     w->any_kill |= kill;
+    *kept = i;
     return 0;
+}
+
+/* Show the observer entry i as kept. */
+static int observe(lzs_index_writer *w, uint32_t i, lzs_error **err)
+{
+    const struct lzs_idx_wentry *d = &w->entries[i];
+    struct lzs_index_entry v = d->e;
+    lzs_autofree struct lzs_index_xattr *xs = NULL;
+    if (v.nxattrs) {
+        xs = lzs_calloc_array(v.nxattrs, sizeof(*xs));
+        if (!xs)
+            return lzs_error_set(err, ENOMEM, "index: out of memory");
+        for (uint32_t k = 0; k < v.nxattrs; k++)
+            xs[k] = (struct lzs_index_xattr){d->xattrs[k].name, d->xattrs[k].value,
+                                             d->xattrs[k].value_len};
+    }
+    v.path = d->path;
+    v.link = d->link ? d->link : "";
+    v.uname = d->uname ? d->uname : "";
+    v.gname = d->gname ? d->gname : "";
+    v.xattrs = xs;
+    v.sparse = d->sparse;
+    return w->observer(w->observer_data, &v, err);
+}
+
+void lzs_index_writer_observe(lzs_index_writer *w, lzs_index_observer_fn fn, void *data)
+{
+    w->observer = fn;
+    w->observer_data = data;
 }
 
 int lzs_index_writer_add_entry(lzs_index_writer *w, const struct lzs_index_entry *e,
@@ -192,11 +223,12 @@ int lzs_index_writer_add_entry(lzs_index_writer *w, const struct lzs_index_entry
     if (rc < 0)
         return rc;
     struct lzs_idx_wentry tmp = {0};
+    uint32_t i;
     if ((rc = check_input(e, path, err)) < 0 || (rc = copy_entry(&tmp, e, err)) < 0 ||
-        (rc = keep_entry(w, lzs_steal_ptr(&path), &tmp, err)) < 0) {
+        (rc = keep_entry(w, lzs_steal_ptr(&path), &tmp, &i, err)) < 0) {
         free(path);
         lzs_idx_wentry_clear(&tmp);
         return rc;
     }
-    return 0;
+    return w->observer ? observe(w, i, err) : 0;
 }

@@ -71,6 +71,8 @@ struct lzs_index_writer {
     uint64_t seq;
     bool any_kill;
     bool finished;
+    lzs_index_observer_fn observer; /* lzs_index_writer_observe */
+    void *observer_data;
 };
 
 /* Append a zeroed entry owning path; returns its index. -ENOMEM (path is freed then). */

@@ -125,6 +125,10 @@ static int produce(struct producer *pr)
             return lzs_error_set(&pr->err, ENOMEM, "out of memory");
         ssize_t n = lzs_zseek_stream_read(pr->stream, c.data, CHUNK_SIZE, &pr->err);
         c.len = n > 0 ? (size_t)n : 0;
+        if (n > 0 && pr->opts->decoded) {
+            int hrc = pr->opts->decoded(pr->opts->hook_data, c.data, c.len, &pr->err);
+            n = hrc < 0 ? hrc : n;
+        }
         if (n < 0 || !pipe_push(pr->pipe, c)) {
             free(c.data);
             return n < 0 ? (int)n : 0; /* consumer gone: it has its own error */
@@ -237,6 +241,8 @@ int lzs_layer_build_index(lzs_zseek_read_fn read, void *data,
     int rc = lzs_hasher_new(&pr.blob_hasher, LZS_DIGEST_SHA256, err);
     if (rc == 0)
         rc = lzs_index_writer_new(&w, err);
+    if (rc == 0 && o.entry)
+        lzs_index_writer_observe(w, o.entry, o.hook_data);
     if (rc == 0)
         rc = run_pipeline(&pr, w, res, err);
     if (rc == 0)

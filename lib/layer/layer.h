@@ -27,6 +27,13 @@ struct lzs_layer_build_opts {
     /* Called from the decoding thread now and then (and once at the end); may be NULL. */
     void (*progress)(void *data, uint64_t in_bytes, uint64_t out_bytes);
     void *progress_data;
+    /* Optional, for serving a layer while it streams: `decoded` gets every decoded byte, in order,
+     * on the decoding thread, before the tar walk sees it; `entry` gets every entry the index
+     * keeps (lzs_index_writer_observe), on the walking thread, after its data went to `decoded`.
+     * A failure of either fails the build. */
+    int (*decoded)(void *data, const void *buf, size_t n, lzs_error **err);
+    lzs_index_observer_fn entry;
+    void *hook_data;
 };
 
 struct lzs_layer_build_result {
