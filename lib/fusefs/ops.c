@@ -1,6 +1,6 @@
 /* The FUSE low-level handlers (passthrough_ll's lo_* shape). Metadata handlers read fs->tree
- * (an index: no locks), data goes through fs->src. A tree that failed answers EIO to all. Errors reply a positive errno here
- * and only here (STYLE.md: the FUSE boundary). */
+ * (an index: no locks), data goes through fs->src; a tree that failed is answered EIO. Errors
+ * reply a positive errno here and only here (STYLE.md: the FUSE boundary). */
 #include "fusefs_i.h"
 
 #include <string.h>
