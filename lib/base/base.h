@@ -292,4 +292,27 @@ int lzs_atomic_file_commit(struct lzs_atomic_file *f, lzs_error **err);
 void lzs_atomic_file_dispose(struct lzs_atomic_file *f);
 int lzs_file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, lzs_error **err);
 
+
+/* ---- an open-addressing hash of strings whose keys live outside the table --------------------- */
+
+/* The key of a stored value (values are uint32_t; the table stores value + 1, 0 is empty). */
+typedef const char *(*lzs_strhash_key_fn)(const void *ctx, uint32_t value);
+
+struct lzs_strhash {
+    uint32_t *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+    lzs_strhash_key_fn key;
+    const void *ctx;
+};
+
+void lzs_strhash_init(struct lzs_strhash *h, lzs_strhash_key_fn key, const void *ctx);
+void lzs_strhash_dispose(struct lzs_strhash *h);
+/* Room for one more value; -ENOMEM. */
+int lzs_strhash_reserve(struct lzs_strhash *h, lzs_error **err);
+/* The value stored under the len bytes at key (which need no NUL), or false. */
+bool lzs_strhash_get(const struct lzs_strhash *h, const char *key, size_t len, uint32_t *value);
+/* Store value under its key, which must not be present yet; reserve first. */
+void lzs_strhash_put(struct lzs_strhash *h, uint32_t value);
+
 #endif

@@ -24,7 +24,7 @@ static void mark_dead(lzs_index_writer *w)
         for (const char *s = strchr(e->path, '/'); s && !e->dead; s = strchr(s + 1, '/')) {
             uint32_t a;
             size_t len = (size_t)(s - e->path);
-            if (lzs_idx_hash_get(&w->paths, e->path, len, &a) && w->entries[a].kill_seq > e->seq)
+            if (lzs_strhash_get(&w->paths, e->path, len, &a) && w->entries[a].kill_seq > e->seq)
                 e->dead = true;
         }
     }
@@ -51,7 +51,7 @@ static int ensure_parents(lzs_index_writer *w, uint32_t i, lzs_error **err)
         const char *slash = memrchr(path, '/', len);
         size_t plen = slash ? (size_t)(slash - path) : 0;
         uint32_t p;
-        bool found = lzs_idx_hash_get(&w->paths, path, plen, &p);
+        bool found = lzs_strhash_get(&w->paths, path, plen, &p);
         if (found && !w->entries[p].dead) {
             char q[LZS_IDX_QUOTE_MAX], pq[LZS_IDX_QUOTE_MAX];
             if (w->entries[p].e.type != LZS_ENTRY_DIR)
@@ -76,7 +76,7 @@ static int complete_tree(lzs_index_writer *w, lzs_error **err)
     if (w->any_kill)
         mark_dead(w);
     uint32_t root;
-    if (!lzs_idx_hash_get(&w->paths, "", 0, &root)) {
+    if (!lzs_strhash_get(&w->paths, "", 0, &root)) {
         int rc = add_dir(w, "", 0, &root, err);
         if (rc < 0)
             return rc;
@@ -101,7 +101,7 @@ static int find_targets(lzs_index_writer *w, lzs_error **err)
         if (e->dead || e->e.type != LZS_ENTRY_HARDLINK)
             continue;
         uint32_t t;
-        if (!lzs_idx_hash_get(&w->paths, e->link, strlen(e->link), &t) || w->entries[t].dead) {
+        if (!lzs_strhash_get(&w->paths, e->link, strlen(e->link), &t) || w->entries[t].dead) {
             char q[LZS_IDX_QUOTE_MAX], tq[LZS_IDX_QUOTE_MAX];
             return BAD(err, "entry %s: hardlink target %s is not in the layer",
                        lzs_idx_quote(q, e->path), lzs_idx_quote(tq, e->link));

@@ -9,7 +9,7 @@ struct ser {
     uint32_t n;
     uint32_t *parent, *nchild, *cfirst; /* by id */
     struct lzs_buf strings, blob;
-    struct lzs_idx_hash strtab; /* deduplicated strings: offsets in strings */
+    struct lzs_strhash strtab; /* deduplicated strings: offsets in strings */
     uint64_t off[LZS_IDX_SEC_COUNT], count[LZS_IDX_SEC_COUNT];
     uint8_t *base; /* out->data while the fixed sections are written */
     uint64_t xattrs_used, sparse_used;
@@ -28,7 +28,7 @@ static void ser_dispose(struct ser *s)
     free(s->cfirst);
     lzs_buf_dispose(&s->strings);
     lzs_buf_dispose(&s->blob);
-    lzs_idx_hash_dispose(&s->strtab);
+    lzs_strhash_dispose(&s->strtab);
 }
 
 /* ---- strings ------------------------------------------------------------------------------ */
@@ -40,15 +40,15 @@ static int intern(struct ser *s, const char *str, uint32_t *off, lzs_error **err
         *off = 0; /* the table starts with a NUL */
         return 0;
     }
-    if (lzs_idx_hash_get(&s->strtab, str, len, off))
+    if (lzs_strhash_get(&s->strtab, str, len, off))
         return 0;
     uint32_t o = (uint32_t)s->strings.len; /* max keeps it below 4 GiB */
     int rc = lzs_buf_append(&s->strings, str, len + 1, err);
     if (rc < 0)
         return lzs_error_wrap(err, "index: string table");
-    if ((rc = lzs_idx_hash_reserve(&s->strtab, err)) < 0)
+    if ((rc = lzs_strhash_reserve(&s->strtab, err)) < 0)
         return rc;
-    lzs_idx_hash_put(&s->strtab, o);
+    lzs_strhash_put(&s->strtab, o);
     *off = o;
     return 0;
 }
@@ -81,7 +81,7 @@ static int build_tree(struct ser *s, lzs_error **err)
     for (uint32_t k = 1; k < s->n; k++) {
         const char *path = s->w->entries[s->order[k]].path, *slash = strrchr(path, '/');
         uint32_t p = 0;
-        bool found = lzs_idx_hash_get(&s->w->paths, path, slash ? (size_t)(slash - path) : 0, &p);
+        bool found = lzs_strhash_get(&s->w->paths, path, slash ? (size_t)(slash - path) : 0, &p);
         (void)found; /* complete_tree made sure */
         s->parent[k] = s->w->entries[p].id;
         s->nchild[s->parent[k]]++;
@@ -288,7 +288,7 @@ int lzs_idx_serialize(lzs_index_writer *w, const uint32_t *order, uint32_t n,
     lzs_cleanup(ser_dispose) struct ser s = {.w = w, .order = order, .n = n};
     lzs_buf_init(&s.strings, (size_t)UINT32_MAX);
     lzs_buf_init(&s.blob, LZS_IDX_MAX_SIZE);
-    lzs_idx_hash_init(&s.strtab, strtab_key, &s.strings);
+    lzs_strhash_init(&s.strtab, strtab_key, &s.strings);
     int rc;
     if ((rc = add_paths(&s, err)) < 0 || (rc = build_tree(&s, err)) < 0 ||
         (rc = plan(&s, err)) < 0 ||

@@ -15,7 +15,7 @@ int lzs_index_writer_new(lzs_index_writer **out, lzs_error **err)
     lzs_index_writer *w = calloc(1, sizeof(*w));
     if (!w)
         return lzs_error_set(err, ENOMEM, "index: out of memory");
-    lzs_idx_hash_init(&w->paths, path_key, w);
+    lzs_strhash_init(&w->paths, path_key, w);
     lzs_buf_init(&w->windows, LZS_IDX_MAX_SIZE);
     *out = w;
     return 0;
@@ -52,7 +52,7 @@ void lzs_index_writer_free(lzs_index_writer *w)
         free(w->entries[i].path);
     }
     free(w->entries);
-    lzs_idx_hash_dispose(&w->paths);
+    lzs_strhash_dispose(&w->paths);
     free(w->ckpts);
     lzs_buf_dispose(&w->windows);
     free(w);
@@ -150,7 +150,7 @@ int lzs_idx_normalise_path(const char *in, char **out, lzs_error **err)
 
 int lzs_idx_writer_append(lzs_index_writer *w, char *path, uint32_t *index, lzs_error **err)
 {
-    int rc = lzs_idx_hash_reserve(&w->paths, err);
+    int rc = lzs_strhash_reserve(&w->paths, err);
     if (rc == 0 && w->n >= UINT32_MAX - 1)
         rc = BAD(err, "too many entries");
     if (rc == 0 && w->n == w->cap) {
@@ -167,6 +167,6 @@ int lzs_idx_writer_append(lzs_index_writer *w, char *path, uint32_t *index, lzs_
     }
     w->entries[w->n] = (struct lzs_idx_wentry){.path = path};
     *index = (uint32_t)w->n++;
-    lzs_idx_hash_put(&w->paths, *index);
+    lzs_strhash_put(&w->paths, *index);
     return 0;
 }

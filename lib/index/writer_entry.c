@@ -163,7 +163,7 @@ static int keep_entry(lzs_index_writer *w, char *path, struct lzs_idx_wentry *tm
                       lzs_error **err)
 {
     uint32_t i;
-    bool found = lzs_idx_hash_get(&w->paths, path, strlen(path), &i);
+    bool found = lzs_strhash_get(&w->paths, path, strlen(path), &i);
     if (found) {
         free(path);
     } else {

@@ -5,28 +5,6 @@
 
 #include "index/format_i.h"
 
-/* ---- open-addressing hash of strings ------------------------------------------------------ */
-
-/* The key of a stored value (values are uint32_t; the table stores value + 1, 0 is empty). */
-typedef const char *(*lzs_idx_hash_key_fn)(const void *ctx, uint32_t value);
-
-struct lzs_idx_hash {
-    uint32_t *slots;
-    size_t cap; /* a power of two, or 0 */
-    size_t n;
-    lzs_idx_hash_key_fn key;
-    const void *ctx;
-};
-
-void lzs_idx_hash_init(struct lzs_idx_hash *h, lzs_idx_hash_key_fn key, const void *ctx);
-void lzs_idx_hash_dispose(struct lzs_idx_hash *h);
-/* Room for one more value; -ENOMEM. */
-int lzs_idx_hash_reserve(struct lzs_idx_hash *h, lzs_error **err);
-/* The value stored under the len bytes at key (which need no NUL), or false. */
-bool lzs_idx_hash_get(const struct lzs_idx_hash *h, const char *key, size_t len, uint32_t *value);
-/* Store value under its key, which must not be present yet; reserve first. */
-void lzs_idx_hash_put(struct lzs_idx_hash *h, uint32_t value);
-
 /* ---- the writer --------------------------------------------------------------------------- */
 
 struct lzs_idx_wxattr {
@@ -64,7 +42,7 @@ struct lzs_idx_wckpt {
 struct lzs_index_writer {
     struct lzs_idx_wentry *entries;
     size_t n, cap;
-    struct lzs_idx_hash paths; /* path -> index in entries */
+    struct lzs_strhash paths; /* path -> index in entries */
     struct lzs_idx_wckpt *ckpts;
     size_t nckpts, ckpts_cap;
     struct lzs_buf windows;

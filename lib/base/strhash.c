@@ -1,6 +1,8 @@
-/* index: a small open-addressing hash table of strings (paths, string-table entries), so that
- * the writer deduplicates 100k+ entries in linear time. Keys live outside the table. */
-#include "index/writer_i.h"
+/* A small open-addressing hash table of strings (paths, string-table entries), so that the index
+ * writer deduplicates 100k+ entries in linear time. Keys live outside the table. */
+#include "base/base.h"
+
+#include <string.h>
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
@@ -12,12 +14,12 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h ^ (h >> 29);
 }
 
-void lzs_idx_hash_init(struct lzs_idx_hash *h, lzs_idx_hash_key_fn key, const void *ctx)
+void lzs_strhash_init(struct lzs_strhash *h, lzs_strhash_key_fn key, const void *ctx)
 {
-    *h = (struct lzs_idx_hash){.key = key, .ctx = ctx};
+    *h = (struct lzs_strhash){.key = key, .ctx = ctx};
 }
 
-void lzs_idx_hash_dispose(struct lzs_idx_hash *h)
+void lzs_strhash_dispose(struct lzs_strhash *h)
 {
     free(h->slots);
     h->slots = NULL;
@@ -30,7 +32,7 @@ static bool key_equal(const char *stored, const char *key, size_t len)
 }
 
 /* The slot holding key, or the empty slot where it would go. */
-static size_t find_slot(const struct lzs_idx_hash *h, const char *key, size_t len)
+static size_t find_slot(const struct lzs_strhash *h, const char *key, size_t len)
 {
     size_t mask = h->cap - 1, i = (size_t)hash_bytes(key, len) & mask;
     while (h->slots[i] != 0 && !key_equal(h->key(h->ctx, h->slots[i] - 1), key, len))
@@ -38,7 +40,7 @@ static size_t find_slot(const struct lzs_idx_hash *h, const char *key, size_t le
     return i;
 }
 
-int lzs_idx_hash_reserve(struct lzs_idx_hash *h, lzs_error **err)
+int lzs_strhash_reserve(struct lzs_strhash *h, lzs_error **err)
 {
     if ((h->n + 1) * 4 <= h->cap * 3)
         return 0;
@@ -48,7 +50,7 @@ int lzs_idx_hash_reserve(struct lzs_idx_hash *h, lzs_error **err)
     h->slots = lzs_calloc_array(cap, sizeof(*h->slots));
     if (!h->slots) {
         h->slots = old;
-        return lzs_error_set(err, ENOMEM, "index: out of memory growing a hash table");
+        return lzs_error_set(err, ENOMEM, "out of memory growing a hash table");
     }
     h->cap = cap;
     for (size_t i = 0; i < old_cap; i++) {
@@ -61,7 +63,7 @@ int lzs_idx_hash_reserve(struct lzs_idx_hash *h, lzs_error **err)
     return 0;
 }
 
-bool lzs_idx_hash_get(const struct lzs_idx_hash *h, const char *key, size_t len, uint32_t *value)
+bool lzs_strhash_get(const struct lzs_strhash *h, const char *key, size_t len, uint32_t *value)
 {
     if (h->cap == 0)
         return false;
@@ -72,7 +74,7 @@ bool lzs_idx_hash_get(const struct lzs_idx_hash *h, const char *key, size_t len,
     return true;
 }
 
-void lzs_idx_hash_put(struct lzs_idx_hash *h, uint32_t value)
+void lzs_strhash_put(struct lzs_strhash *h, uint32_t value)
 {
     const char *k = h->key(h->ctx, value);
     size_t i = find_slot(h, k, strlen(k));
