@@ -292,7 +292,6 @@ int lzs_atomic_file_commit(struct lzs_atomic_file *f, lzs_error **err);
 void lzs_atomic_file_dispose(struct lzs_atomic_file *f);
 int lzs_file_write_atomic(const char *path, const void *p, size_t n, mode_t mode, lzs_error **err);
 
-
 /* ---- an open-addressing hash of strings whose keys live outside the table ----------------- */
 
 /* The key of a stored value (values are uint32_t; the table stores value + 1, 0 is empty). */
