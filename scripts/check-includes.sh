@@ -22,10 +22,10 @@ declare -A uses=(
     [blob]="base registry" [zseek]="base blob" [index]="base" [archive]="base index"
     [cache]="base" [layer]="base config oci registry blob zseek index archive cache"
     [image]="base config oci registry blob zseek index archive cache layer"
-    [fusefs]="base index layer"
-    [mount]="base config oci registry blob zseek index archive cache layer image fusefs"
+    [fusefs]="base index layer" [stream]="base index layer fusefs"
+    [mount]="base config oci registry blob zseek index archive cache layer image fusefs stream"
     [snapshot]="base oci" [rpc]="base snapshot" [cri]="base"
-    [remote]="base config oci registry blob zseek index archive cache layer image fusefs mount snapshot"
+    [remote]="base config oci registry blob zseek index archive cache layer image fusefs stream mount snapshot"
 )
 
 bad=0

@@ -20,7 +20,7 @@
 struct mount_args {
     struct lzs_cli_remote r;
     const char *ref, *dir, *cache, *run_dir, *prefetch_file, *cache_size, *bg_rate;
-    bool layout, foreground, background;
+    bool layout, foreground, background, stream;
     char **prefetch; /* lines of prefetch_file */
     size_t n_prefetch;
     char *cache_abs, *run_dir_abs; /* the server leaves the working directory */
@@ -52,18 +52,22 @@ static int read_prefetch(struct mount_args *a, lzs_error **err)
     return rc < 0 ? lzs_error_wrap(err, "prefetch list") : 0;
 }
 
-/* "mounted REF at DIR in 0.123 s (3 layers: 2 indexed, 1 fetched whole)" */
+/* "mounted REF at DIR in 0.123 s (3 layers: 2 indexed, 1 fetched whole[, 1 streaming])" */
 static void describe(lzs_mount *m, const struct mount_args *a, const char *target, double secs,
                      char *buf, size_t len)
 {
-    size_t n = lzs_mount_layer_count(m), indexed = 0;
+    size_t n = lzs_mount_layer_count(m), indexed = 0, streamed = 0;
     for (size_t i = 0; i < n; i++) {
         struct lzs_mount_layer_info li;
         lzs_mount_layer_info(m, i, &li);
         indexed += li.indexed;
+        streamed += li.stream != LZS_MOUNT_NOT_STREAMED;
     }
-    snprintf(buf, len, "mounted %s at %s in %.3f s (%zu layer%s: %zu indexed, %zu fetched whole)",
-             a->ref, target, secs, n, n == 1 ? "" : "s", indexed, n - indexed);
+    char more[64] = "";
+    if (streamed)
+        snprintf(more, sizeof(more), ", %zu streaming", streamed);
+    snprintf(buf, len, "mounted %s at %s in %.3f s (%zu layer%s: %zu indexed, %zu fetched whole%s)",
+             a->ref, target, secs, n, n == 1 ? "" : "s", indexed, n - indexed - streamed, more);
 }
 
 /* stats.txt: the table `lazysnap stat` prints. */
@@ -77,13 +81,22 @@ static void stats_table(lzs_mount *m, struct lzs_buf *out)
         char ds[LZS_DIGEST_STR_MAX], f[32], c[32];
         const struct lzs_layer_stats *s = &li.stats;
         double local = s->size ? 100.0 * (double)s->present / (double)s->size : 100.0;
+        if (li.stream) /* its size is known at the end: what has arrived of the blob */
+            local = s->compressed_size ? 100.0 * (double)s->fetched / (double)s->compressed_size
+                                       : 100.0;
+        const char *state =
+            s->complete ? "complete"
+            : li.read_errors || s->verify_failures || li.stream == LZS_MOUNT_STREAM_FAILED
+                ? "errors"
+            : li.stream ? "streaming"
+                        : "lazy";
         lzs_buf_printf(out, NULL, "%-4zu %-19.19s %-7s %12s %12s %6.1f%% %s\n", i,
-                       lzs_digest_format(&li.digest, ds), li.indexed ? "index" : "whole",
+                       lzs_digest_format(&li.digest, ds),
+                       li.indexed  ? "index"
+                       : li.stream ? "stream"
+                                   : "whole",
                        lzs_format_size(s->fetched, f, sizeof(f)),
-                       lzs_format_size(s->compressed_size, c, sizeof(c)), local,
-                       s->complete                            ? "complete"
-                       : li.read_errors || s->verify_failures ? "errors"
-                                                              : "lazy");
+                       lzs_format_size(s->compressed_size, c, sizeof(c)), local, state);
     }
 }
 
@@ -176,6 +189,7 @@ static int do_mount(struct mount_args *a, const struct lzs_cli_mountstate *st, l
                   .background = a->background,
                   .background_rate = rate},
         .allow_other = getuid() == 0,
+        .stream_whole = a->stream,
     };
     rc = lzs_mount_new(m, a->r.img, *cache, st->target, &o, err);
     if (rc == 0)
@@ -318,6 +332,8 @@ static const char usage[] =
     "  --prefetch FILE    paths (one per line) fetched first\n"
     "  --no-background    fetch only what is read (default: the rest of the layers too)\n"
     "  --bg-rate RATE     background fetch cap in compressed bytes/s per layer, e.g. 50M\n"
+    "  --no-stream        a layer without an index: mount once its whole blob is verified\n"
+    "                     (default: serve its files as they arrive, verified at the end)\n"
     "  --foreground       serve from this process until SIGTERM (default: detach)\n"
     "  --oci-layout       REF is an OCI image layout DIR[:TAG]\n" LZS_CLI_REMOTE_USAGE;
 
@@ -329,6 +345,7 @@ static int parse(struct mount_args *a, int argc, char **argv)
                                          {"run-dir", required_argument, NULL, 'R'},
                                          {"prefetch", required_argument, NULL, 'p'},
                                          {"no-background", no_argument, NULL, 'B'},
+                                         {"no-stream", no_argument, NULL, 'N'},
                                          {"bg-rate", required_argument, NULL, 'b'},
                                          {"foreground", no_argument, NULL, 'f'},
                                          {"oci-layout", no_argument, NULL, 'L'},
@@ -356,6 +373,9 @@ static int parse(struct mount_args *a, int argc, char **argv)
             break;
         case 'B':
             a->background = false;
+            break;
+        case 'N':
+            a->stream = false;
             break;
         case 'b':
             a->bg_rate = optarg;
@@ -425,7 +445,7 @@ static void free_args(struct mount_args *a)
 int lzs_cli_mount(int argc, char **argv)
 {
     lzs_cleanup(free_args) struct mount_args a = {
-        .cache = LZS_CLI_CACHE_DEFAULT, .background = true, .lock_fd = -1};
+        .cache = LZS_CLI_CACHE_DEFAULT, .background = true, .stream = true, .lock_fd = -1};
     lzs_cli_remote_init(&a.r);
     int rc = parse(&a, argc, argv);
     if (rc != 0)

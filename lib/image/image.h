@@ -107,6 +107,16 @@ int lzs_image_load_index_kept(lzs_image *img, size_t i, const char *dir, lzs_ind
  * serve the layer from the local file. */
 int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index **idx,
                           lzs_blob **blob, lzs_error **err);
+/* Whether lzs_image_fetch_whole of layer i would download its blob (from a registry, and not in
+ * dir yet). */
+bool lzs_image_whole_needs_fetch(lzs_image *img, size_t i, const char *dir);
+/* lzs_image_fetch_whole, feeding the index build's hooks (decoded, entry, hook_data of hooks) as
+ * the blob streams in, to serve the layer meanwhile (lib/stream), and counting the blob's bytes
+ * received into *received. hooks and received may be NULL. */
+int lzs_image_fetch_whole_hooked(lzs_image *img, size_t i, const char *dir,
+                                 const struct lzs_layer_build_opts *hooks,
+                                 _Atomic uint64_t *received, lzs_index **idx, lzs_blob **blob,
+                                 lzs_error **err);
 
 /* A blob reader of layer i: range requests on the registry, or the layout's file. */
 int lzs_image_open_layer_blob(lzs_image *img, size_t i, lzs_blob **out, lzs_error **err);

@@ -12,7 +12,8 @@
 struct tee {
     lzs_repo_stream *s;
     int fd;
-    uint64_t total, size; /* bytes so far; what the manifest says */
+    uint64_t total, size;       /* bytes so far; what the manifest says */
+    _Atomic uint64_t *received; /* total, for others to see; or NULL */
 };
 
 static ssize_t tee_read(void *data, void *buf, size_t n, lzs_error **err)
@@ -22,6 +23,8 @@ static ssize_t tee_read(void *data, void *buf, size_t n, lzs_error **err)
     if (r <= 0)
         return r;
     t->total += (uint64_t)r;
+    if (t->received)
+        atomic_store(t->received, t->total);
     if (t->total > t->size)
         return lzs_error_set(
             err, EBADMSG, "blob is longer than the %" PRIu64 " bytes the manifest says", t->size);
@@ -36,9 +39,15 @@ static ssize_t read_fd(void *data, void *buf, size_t n, lzs_error **err)
 
 /* Build the index of the blob read by read (checked against d's digest) into index_path. */
 static int build_index(const struct lzs_oci_descriptor *d, lzs_zseek_read_fn read, void *data,
-                       const char *index_path, lzs_error **err)
+                       const struct lzs_layer_build_opts *hooks, const char *index_path,
+                       lzs_error **err)
 {
     struct lzs_layer_build_opts o = {.expected = &d->digest};
+    if (hooks) {
+        o.decoded = hooks->decoded;
+        o.entry = hooks->entry;
+        o.hook_data = hooks->hook_data;
+    }
     struct lzs_layer_build_result res;
     struct lzs_buf b = LZS_BUF_INIT(LZS_IMAGE_INDEX_MAX);
     int rc = lzs_layer_build_index(read, data, &o, &b, &res, err);
@@ -51,16 +60,18 @@ static int build_index(const struct lzs_oci_descriptor *d, lzs_zseek_read_fn rea
 /* Blob d from the registry into blob_path (it appears only complete and verified), indexed on
  * the way into index_path. */
 static int fetch_and_index(lzs_image *img, const struct lzs_oci_descriptor *d,
-                           const char *blob_path, const char *index_path, lzs_error **err)
+                           const char *blob_path, const char *index_path,
+                           const struct lzs_layer_build_opts *hooks, _Atomic uint64_t *received,
+                           lzs_error **err)
 {
     struct lzs_atomic_file f = {.fd = -1};
     lzs_cleanup(lzs_repo_stream_closep) lzs_repo_stream *s = NULL;
     int rc = lzs_atomic_file_open(&f, blob_path, 0600, err);
     if (rc == 0)
         rc = lzs_repo_stream_open(&s, img->repo, &d->digest, err);
-    struct tee t = {.s = s, .fd = f.fd, .size = d->size};
+    struct tee t = {.s = s, .fd = f.fd, .size = d->size, .received = received};
     if (rc == 0)
-        rc = build_index(d, tee_read, &t, index_path, err);
+        rc = build_index(d, tee_read, &t, hooks, index_path, err);
     if (rc == 0 && t.total != d->size)
         rc = lzs_error_set(err, EBADMSG, "blob is %" PRIu64 " bytes, the manifest says %" PRIu64,
                            t.total, d->size);
@@ -82,18 +93,24 @@ static int local_index(const struct lzs_oci_descriptor *d, const char *blob_path
     lzs_autoclose int fd = open(blob_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return lzs_error_set_sys(err, errno, "%s", blob_path);
-    return build_index(d, read_fd, &fd, index_path, err);
+    return build_index(d, read_fd, &fd, NULL, index_path, err);
 }
 
 /* The blob and index files of layer d from the registry: those of an earlier run (a blob file
  * only appears complete and verified), else fetched and indexed in one pass. */
-static int fetch_blob(lzs_image *img, const struct lzs_oci_descriptor *d, const char *blob_path,
-                      const char *index_path, lzs_index **idx, lzs_error **err)
+static bool blob_is_local(const struct lzs_oci_descriptor *d, const char *blob_path)
 {
     struct stat st;
-    if (stat(blob_path, &st) == 0 && (uint64_t)st.st_size == d->size)
+    return stat(blob_path, &st) == 0 && (uint64_t)st.st_size == d->size;
+}
+
+static int fetch_blob(lzs_image *img, const struct lzs_oci_descriptor *d, const char *blob_path,
+                      const char *index_path, const struct lzs_layer_build_opts *hooks,
+                      _Atomic uint64_t *received, lzs_index **idx, lzs_error **err)
+{
+    if (blob_is_local(d, blob_path))
         return local_index(d, blob_path, index_path, idx, err);
-    return fetch_and_index(img, d, blob_path, index_path, err);
+    return fetch_and_index(img, d, blob_path, index_path, hooks, received, err);
 }
 
 /* DIR/ALGO/HEX.SUFFIX, its directory created. */
@@ -110,8 +127,25 @@ static int whole_path(const char *dir, const struct lzs_digest *d, const char *s
     return rc;
 }
 
+bool lzs_image_whole_needs_fetch(lzs_image *img, size_t i, const char *dir)
+{
+    const struct lzs_oci_descriptor *d = &img->layers[i].desc;
+    if (!img->repo)
+        return false;
+    lzs_autofree char *blob_path = lzs_image_digest_path(dir, "", &d->digest, ".blob");
+    return !blob_path || !blob_is_local(d, blob_path);
+}
+
 int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index **idx,
                           lzs_blob **blob, lzs_error **err)
+{
+    return lzs_image_fetch_whole_hooked(img, i, dir, NULL, NULL, idx, blob, err);
+}
+
+int lzs_image_fetch_whole_hooked(lzs_image *img, size_t i, const char *dir,
+                                 const struct lzs_layer_build_opts *hooks,
+                                 _Atomic uint64_t *received, lzs_index **idx, lzs_blob **blob,
+                                 lzs_error **err)
 {
     const struct lzs_oci_descriptor *d = &img->layers[i].desc;
     lzs_autofree char *blob_path = NULL, *index_path = NULL;
@@ -120,7 +154,7 @@ int lzs_image_fetch_whole(lzs_image *img, size_t i, const char *dir, lzs_index *
     if (rc == 0 && img->repo) {
         rc = whole_path(dir, &d->digest, ".blob", &blob_path, err);
         if (rc == 0)
-            rc = fetch_blob(img, d, blob_path, index_path, idx, err);
+            rc = fetch_blob(img, d, blob_path, index_path, hooks, received, idx, err);
     } else if (rc == 0) {
         blob_path = lzs_image_layout_blob_path(img->layout_dir, &d->digest);
         rc = blob_path ? local_index(d, blob_path, index_path, idx, err)

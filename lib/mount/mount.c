@@ -1,5 +1,5 @@
 /* Mounting an image: layers over FUSE, merged with overlayfs. */
-#include "mount/mount.h"
+#include "mount_i.h"
 
 #include "fusefs/fusefs.h"
 
@@ -12,8 +12,9 @@
 struct mount_layer {
     struct lzs_digest digest;
     bool indexed;
-    char *dir; /* WORK/i */
-    lzs_layer *layer;
+    char *dir;                   /* WORK/i */
+    lzs_layer *layer;            /* or, while this mount lasts, */
+    struct mount_stream *stream; /* a layer served as it streams in */
     lzs_fusefs *fs;
 };
 
@@ -41,12 +42,43 @@ static int layer_source(lzs_image *img, size_t i, const struct lzs_mount_opts *o
     return rc;
 }
 
+static void fusefs_opts(const struct mount_layer *ml, const struct lzs_mount_opts *o,
+                        char fsname[64], struct lzs_fusefs_opts *out)
+{
+    char ds[LZS_DIGEST_STR_MAX];
+    lzs_digest_format(&ml->digest, ds);
+    snprintf(fsname, 64, "lazysnap:%.19s", ds);
+    *out = (struct lzs_fusefs_opts){.allow_other = o->allow_other, .fsname = fsname};
+}
+
+/* Layer i, which has no index, at dir while its blob streams in. */
+static int serve_streaming(lzs_image *img, size_t i, const struct lzs_mount_opts *o,
+                           const char *dir, struct mount_layer *ml, lzs_error **err)
+{
+    int rc = lzs_mount_stream_start(&ml->stream, img, i, o->whole_dir, err);
+    if (rc < 0)
+        return rc;
+    struct lzs_fusefs_tree tree;
+    struct lzs_fusefs_source src;
+    struct lzs_fusefs_opts fo;
+    char fsname[64];
+    lzs_stream_tree_fusefs(lzs_mount_stream_tree(ml->stream), &tree, &src);
+    fusefs_opts(ml, o, fsname, &fo);
+    return lzs_fusefs_mount_tree(&ml->fs, dir, &tree, &src, &fo, err);
+}
+
 /* Serve layer i of img through c at dir, an existing directory. */
 static int serve_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
                        const char *dir, struct mount_layer *ml, lzs_error **err)
 {
     lzs_cleanup(lzs_index_unrefp) lzs_index *idx = NULL;
     lzs_cleanup(lzs_blob_unrefp) lzs_blob *blob = NULL;
+    bool stream = o->stream_whole && lzs_image_layer(img, i)->source == LZS_IMAGE_SRC_NONE &&
+                  lzs_image_whole_needs_fetch(img, i, o->whole_dir);
+    if (stream) {
+        ml->digest = lzs_image_layer(img, i)->desc.digest;
+        return serve_streaming(img, i, o, dir, ml, err);
+    }
     int rc = layer_source(img, i, o, ml, &idx, &blob, err);
     if (rc < 0)
         return rc;
@@ -57,18 +89,19 @@ static int serve_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_
     rc = lzs_layer_open(&ml->layer, idx, blob, c, &lo, err);
     if (rc < 0)
         return rc;
-    char ds[LZS_DIGEST_STR_MAX], fsname[64];
-    lzs_digest_format(&ml->digest, ds);
-    snprintf(fsname, sizeof(fsname), "lazysnap:%.19s", ds);
+    char fsname[64];
+    struct lzs_fusefs_opts fo;
+    fusefs_opts(ml, o, fsname, &fo);
     struct lzs_fusefs_source src;
     lzs_fusefs_source_lazy(ml->layer, &src);
-    struct lzs_fusefs_opts fo = {.allow_other = o->allow_other, .fsname = fsname};
     return lzs_fusefs_mount(&ml->fs, dir, idx, &src, &fo, err);
 }
 
 static void mount_layer_dispose(struct mount_layer *ml)
 {
+    lzs_mount_stream_cancel(ml->stream); /* lookups waiting for it end, and the unmount with them */
     lzs_fusefs_unmount(ml->fs);
+    lzs_mount_stream_free(ml->stream);
     lzs_layer_close(ml->layer);
     if (ml->dir)
         rmdir(ml->dir);
@@ -206,10 +239,27 @@ size_t lzs_mount_layer_count(const lzs_mount *m)
     return m->n;
 }
 
+/* A streamed layer's stats: what has arrived is local (its size is known at the end). */
+static void stream_info(struct mount_stream *s, struct lzs_mount_layer_info *out)
+{
+    struct lzs_stream_stats st;
+    lzs_stream_tree_stats(lzs_mount_stream_tree(s), &st);
+    lzs_mount_stream_bytes(s, &out->stats.fetched, &out->stats.compressed_size);
+    out->stats.size = out->stats.present = st.decoded;
+    out->stats.requests = 1;
+    out->stats.complete = st.state == 1;
+    out->stream = st.state == 1   ? LZS_MOUNT_STREAMED
+                  : st.state == 0 ? LZS_MOUNT_STREAMING
+                                  : LZS_MOUNT_STREAM_FAILED;
+}
+
 static void layer_info(struct mount_layer *ml, struct lzs_mount_layer_info *out)
 {
     *out = (struct lzs_mount_layer_info){.digest = ml->digest, .indexed = ml->indexed};
-    lzs_layer_stats(ml->layer, &out->stats);
+    if (ml->stream)
+        stream_info(ml->stream, out);
+    else
+        lzs_layer_stats(ml->layer, &out->stats);
     out->read_errors = lzs_fusefs_read_errors(ml->fs);
 }
 
@@ -221,7 +271,7 @@ void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *o
 int lzs_mount_sync(lzs_mount *m, lzs_error **err)
 {
     for (size_t i = 0; i < m->n; i++) {
-        int rc = lzs_layer_sync(m->layers[i].layer, err);
+        int rc = m->layers[i].layer ? lzs_layer_sync(m->layers[i].layer, err) : 0;
         if (rc < 0)
             return rc;
     }
@@ -248,10 +298,11 @@ int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err)
             out, err,
             "%s{\"digest\":\"%s\",\"indexed\":%s,\"size\":%" PRIu64 ",\"compressed_size\":%" PRIu64
             ",\"present\":%" PRIu64 ",\"fetched\":%" PRIu64 ",\"requests\":%" PRIu64
-            ",\"verify_failures\":%" PRIu64 ",\"read_errors\":%" PRIu64 ",\"complete\":%s}",
+            ",\"verify_failures\":%" PRIu64 ",\"read_errors\":%" PRIu64
+            ",\"complete\":%s,\"stream\":\"%s\"}",
             i ? "," : "", lzs_digest_format(&li.digest, ds), li.indexed ? "true" : "false", s->size,
             s->compressed_size, s->present, s->fetched, s->requests, s->verify_failures,
-            li.read_errors, s->complete ? "true" : "false");
+            li.read_errors, s->complete ? "true" : "false", lzs_mount_stream_name(li.stream));
     }
     if (rc == 0)
         rc = lzs_buf_append_str(out, "]}\n", err);

@@ -16,6 +16,11 @@ struct lzs_mount_opts {
     const char *index_dir;       /* indexes from the registry are kept here (NULL: not kept) */
     struct lzs_layer_opts layer; /* prefetch and background fetch, for every indexed layer */
     bool allow_other;            /* let other users (containers) use the layer mounts */
+    /* A layer without an index that is not in whole_dir yet is served while its blob streams in
+     * (lib/stream: its files as soon as they have arrived; bytes checked against the layer's
+     * digest only at the end, a mismatch then failing the layer's mount). false: the mount waits
+     * for the whole blob, verified. */
+    bool stream_whole;
 };
 
 typedef struct lzs_mount lzs_mount;
@@ -29,17 +34,27 @@ int lzs_mount_new(lzs_mount **out, lzs_image *img, lzs_cache *c, const char *tar
 void lzs_mount_free(lzs_mount *m);
 LZS_DEFINE_CLEANUP(lzs_mount, lzs_mount_free)
 
+enum lzs_mount_stream {
+    LZS_MOUNT_NOT_STREAMED = 0, /* served from an index: published, or built from a local blob */
+    LZS_MOUNT_STREAMING,        /* served as it streams in */
+    LZS_MOUNT_STREAMED,         /* streamed in complete and verified */
+    LZS_MOUNT_STREAM_FAILED,    /* the stream failed: the layer's mount answers EIO */
+};
+/* "none", "streaming", "complete", "failed". */
+const char *lzs_mount_stream_name(enum lzs_mount_stream s);
+
 struct lzs_mount_layer_info {
     struct lzs_digest digest;
     bool indexed; /* false: fetched whole */
-    struct lzs_layer_stats stats;
-    uint64_t read_errors; /* FUSE opens and reads answered EIO */
+    enum lzs_mount_stream stream;
+    struct lzs_layer_stats stats; /* streamed: size and present are the bytes arrived so far */
+    uint64_t read_errors;         /* FUSE opens and reads answered EIO */
 };
 
 size_t lzs_mount_layer_count(const lzs_mount *m);
 void lzs_mount_layer_info(lzs_mount *m, size_t i, struct lzs_mount_layer_info *out);
 /* {"target":..., "image":..., "layers":[{"digest","indexed","size","compressed_size","present",
- * "fetched","requests","verify_failures","read_errors","complete"}...]} */
+ * "fetched","requests","verify_failures","read_errors","complete","stream"}...]} */
 int lzs_mount_stats_json(lzs_mount *m, struct lzs_buf *out, lzs_error **err);
 /* Persist the cache maps of every layer. */
 int lzs_mount_sync(lzs_mount *m, lzs_error **err);
