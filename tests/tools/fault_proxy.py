@@ -24,6 +24,8 @@ Modes:
   corrupt       forward; flip one byte in the middle of the body (headers untouched)
   stall         forward; send status and headers, then nothing for 60 s (or until shutdown)
   delay         forward after sleeping 1 s (slow server, not an error)
+  slow          forward the body at SLOW_RATE bytes/s (2 MiB/s: a slow link, not an error);
+                a shutdown sends the rest at full speed
 
 Log (--log): one line per proxied request: METHOD TARGET RANGE STATUS BYTES_SENT FAULT
 ("-" for no Range / no fault; BYTES_SENT counts body bytes written to the client).
@@ -43,7 +45,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-MODES = {"reset", "500", "429", "truncate", "ignore-range", "bad-range", "corrupt", "stall", "delay"}
+MODES = {"reset", "500", "429", "truncate", "ignore-range", "bad-range", "corrupt", "stall", "delay",
+         "slow"}
 # Hop-by-hop headers (RFC 9110 7.6.1) are per connection: never forwarded either way
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
               "upgrade", "proxy-authorization", "proxy-authenticate"}
@@ -51,6 +54,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 NOT_FORWARDED = HOP_BY_HOP | {"expect"}
 CHUNK = 64 * 1024
 STALL_SECONDS = 60
+SLOW_RATE = 2 << 20
 STOP = threading.Event()  # set at shutdown: releases stalled connections
 
 
@@ -345,12 +349,15 @@ class Handler(BaseHTTPRequestHandler):
             self.write(part)
             sent = len(part)
         else:
+            start = time.monotonic()
             while limit is None or sent < limit:
                 data = resp.read(CHUNK if limit is None else min(CHUNK, limit - sent))
                 if not data:
                     break
                 self.write(b"%x\r\n%s\r\n" % (len(data), data) if rechunk else data)
                 sent += len(data)
+                if fault == "slow":  # sleep until sent / SLOW_RATE seconds have passed
+                    STOP.wait(max(0.0, start + sent / SLOW_RATE - time.monotonic()))
             if rechunk:
                 self.write(b"0\r\n\r\n")
 

@@ -441,7 +441,7 @@ rig_fault_proxy() {
 # rig_fault MODE [COUNT] [PATH_REGEX]: arms MODE for the next COUNT (1) requests whose target
 # matches PATH_REGEX (Python re.search, default /blobs/ -- note it matches uploads too; use
 # '/blobs/sha256:' for blob fetches only). Modes: reset 500 429 truncate ignore-range bad-range
-# corrupt stall delay; `rig_fault clear` disarms all. Faults stack: the first armed match wins.
+# corrupt stall delay slow; `rig_fault clear` disarms all. Faults stack: the first armed match wins.
 rig_fault() {
     local mode=$1 count=${2:-1} re=${3:-/blobs/}
     curl -sS -f -o /dev/null --max-time 5 "http://$RIG_FAULT/__fault" \

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# lazysnap mount of a layer without an index, served while its blob streams in. The registry on
+# 127.0.0.1 sits behind tests/tools/fault_proxy.py, which sends the layer blob at 2 MiB/s (mode
+# slow). The one layer holds, in tar order, a-first.txt, m-big.bin (16 MiB, random) and
+# z-last.txt:
+#   - the mount returns before the blob has arrived; a-first.txt reads at once and equals the
+#     source while `lazysnap stat` still says the layer is streaming;
+#   - z-last.txt and a listing of the root wait for their bytes, then equal the source;
+#   - the stream ends complete; the blob and index stay in the cache, and a second mount on that
+#     cache serves the layer from there, fetching no blob;
+#   - a blob corrupted on the way fails the layer once its end shows the mismatch: reads answer
+#     EIO, `lazysnap stat` says errors, the log says why, and the cache keeps no blob;
+#   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob.
+# Usage: mount_stream.sh LAZYSNAP   (root; exit 77 when FUSE or overlayfs is missing)
+set -euo pipefail
+lz=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/check.sh
+source "$here/lib/check.sh"
+[ "$(id -u)" -eq 0 ] || { echo "skip: needs root"; exit 77; }
+[ -c /dev/fuse ] && grep -qw overlay /proc/filesystems || { echo "skip: no fuse/overlay"; exit 77; }
+# shellcheck source=lib/rig.sh
+source "$here/lib/rig.sh"
+rig_init
+work=$RIG_TMP
+run=$work/run
+cd "$work"
+# shellcheck source=lib/mount.sh
+source "$here/lib/mount.sh"
+
+# state_dir DIR: the mount's state directory under $run (as lazysnap names it)
+state_dir() {
+    echo "$run/m-$(printf %s "$(realpath "$1")" | sha256sum | cut -c1-16)"
+}
+
+# stream_state DIR: the layer's "stream" field from `lazysnap stat --json`
+stream_state() {
+    "$lz" stat "$1" --run-dir "$run" --json 2>/dev/null | jq -r '.layers[0].stream'
+}
+
+# wait_state DIR STATE: up to 60 s for the server to report it (stats are written every second)
+wait_state() {
+    local s=""
+    for _ in $(seq 1 300); do
+        s=$(stream_state "$1")
+        [ "$s" = "$2" ] && return 0
+        sleep 0.2
+    done
+    echo "state of $1: '$s', wanted '$2'" >&2
+    return 1
+}
+
+# mount_it NAME CACHE: lazysnap mount of the image through the proxy at $work/mnt-NAME
+mount_it() {
+    local mnt=$work/mnt-$1
+    rig_on_exit mount_unmount "$mnt"
+    timeout 120 "$lz" mount "$ref" "$mnt" --cache "$work/$2" --run-dir "$run" >"mount-$1.out" 2>"mount-$1.err"
+}
+
+# ---- the image: one layer, pushed without an index --------------------------------------------
+mkdir -p src
+echo "the first file of the layer" >src/a-first.txt
+head -c $((16 << 20)) /dev/urandom >src/m-big.bin
+echo "the last file of the layer" >src/z-last.txt
+(cd src && sha256sum a-first.txt m-big.bin z-last.txt) >src.sums
+rig_image_build "$work/img:s" src
+rig_registry
+rig_image_push "$work/img:s" "$RIG_REG/stream:1"
+rig_fault_proxy "$RIG_REG"
+ref=$RIG_FAULT/stream:1
+layer=$(rig_layers "$ref" | awk '{print $1}')
+blob_re="/blobs/$layer"
+
+# ---- served while it streams -------------------------------------------------------------------
+rig_fault slow 1 "$blob_re"
+t0=$(date +%s.%N)
+mount_it slow cache-slow && ok || bad "slow: mount failed: $(cat mount-slow.err)"
+grep -qE '^mounted .+ \(1 layer: 0 indexed, 0 fetched whole, 1 streaming\)$' mount-slow.out && ok ||
+    bad "slow: mount output: $(cat mount-slow.out)"
+m=$work/mnt-slow
+first=$(sha256sum <"$m/a-first.txt" | cut -d' ' -f1)
+t1=$(date +%s.%N)
+[ "$first" = "$(awk '$2 == "a-first.txt" {print $1}' src.sums)" ] && ok || bad "slow: a-first.txt differs"
+state=$(stream_state "$m")
+[ "$state" = streaming ] && ok || bad "slow: state '$state' after the first file, wanted streaming"
+echo "slow: mounted and read the first file in $(echo "$t1 - $t0" | bc) s (the blob takes 8 s at 2 MiB/s)"
+(cd "$m" && sha256sum z-last.txt a-first.txt m-big.bin) | sort -k2 >got.sums
+sort -k2 src.sums | diff - got.sums >/dev/null && ok || bad "slow: checksums differ: $(cat got.sums)"
+[ "$(ls "$m" | tr '\n' ' ')" = "a-first.txt m-big.bin z-last.txt " ] && ok || bad "slow: listing: $(ls "$m")"
+wait_state "$m" complete && ok || bad "slow: the stream did not complete"
+[ "$(rig_fault_count)" -eq 1 ] && ok || bad "slow: the proxy slowed $(rig_fault_count) requests, wanted 1"
+timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "slow: umount failed"
+
+# ---- again: from the cache (blob and index kept), no blob fetched -------------------------------
+gets=$(grep -c "^GET $blob_re" "$RIG_FAULT_LOG" || true)
+mount_it again cache-slow && ok || bad "again: mount failed: $(cat mount-again.err)"
+grep -qE '\(1 layer: 0 indexed, 1 fetched whole\)$' mount-again.out && ok ||
+    bad "again: mount output: $(cat mount-again.out)"
+(cd "$work/mnt-again" && sha256sum a-first.txt m-big.bin z-last.txt) | diff src.sums - >/dev/null && ok ||
+    bad "again: checksums differ"
+[ "$(grep -c "^GET $blob_re" "$RIG_FAULT_LOG" || true)" -eq "$gets" ] && ok ||
+    bad "again: the blob was fetched again: $(grep "$blob_re" "$RIG_FAULT_LOG")"
+timeout 60 "$lz" umount "$work/mnt-again" --run-dir "$run" >/dev/null 2>&1 && ok || bad "again: umount failed"
+
+# ---- a corrupted blob fails the layer at the end ------------------------------------------------
+rig_fault corrupt 1 "$blob_re"
+mount_it corrupt cache-corrupt && ok || bad "corrupt: mount failed: $(cat mount-corrupt.err)"
+m=$work/mnt-corrupt
+if cat "$m/z-last.txt" >/dev/null 2>cat.err; then
+    bad "corrupt: z-last.txt read after the blob's end showed a mismatch"
+else
+    grep -q 'Input/output error' cat.err && ok || bad "corrupt: cat: $(cat cat.err)"
+fi
+ls "$m" >/dev/null 2>&1 && bad "corrupt: the listing worked" || ok
+wait_state "$m" failed && ok || bad "corrupt: state is not failed"
+"$lz" stat "$m" --run-dir "$run" 2>&1 | grep -qE ' stream .* errors$' && ok ||
+    bad "corrupt: stat: $("$lz" stat "$m" --run-dir "$run" 2>&1)"
+grep -qE 'layer being streamed: .*(digest mismatch|incorrect data check)' "$(state_dir "$m")/log" && ok ||
+    bad "corrupt: the log does not say why: $(tail -5 "$(state_dir "$m")/log")"
+[ -z "$(find "$work/cache-corrupt" -name '*.blob*')" ] && ok ||
+    bad "corrupt: a blob was kept: $(find "$work/cache-corrupt" -name '*.blob*')"
+timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "corrupt: umount failed"
+
+# ---- umount in the middle of a stream --------------------------------------------------------------
+rig_fault slow 1 "$blob_re"
+mount_it cut cache-cut && ok || bad "cut: mount failed: $(cat mount-cut.err)"
+m=$work/mnt-cut
+[ "$(stream_state "$m")" = streaming ] && ok || bad "cut: state $(stream_state "$m"), wanted streaming"
+t0=$(date +%s)
+timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>umount-cut.err && ok ||
+    bad "cut: umount failed: $(cat umount-cut.err)"
+t1=$(date +%s)
+[ $((t1 - t0)) -le 5 ] && ok || bad "cut: umount took $((t1 - t0)) s"
+! is_mounted "$m" && ok || bad "cut: still mounted"
+for _ in $(seq 1 50); do
+    [ -n "$(lz_pids)" ] || break
+    sleep 0.1
+done
+[ -z "$(lz_pids)" ] && ok || bad "cut: lazysnap processes left: $(lz_pids)"
+[ -z "$(find "$work/cache-cut" -name '*.blob*')" ] && ok ||
+    bad "cut: a partial blob was left: $(find "$work/cache-cut" -name '*.blob*')"
+
+check_done
