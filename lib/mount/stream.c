@@ -88,6 +88,13 @@ int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i,
         return rc;
     }
     lzs_stream_tree_wait_started(s->tree, START_TIMEOUT_MS);
+    struct lzs_stream_stats st;
+    lzs_stream_tree_stats(s->tree, &st);
+    if (st.state < 0 && st.entries == 1) { /* failed before anything arrived: as a fetch would */
+        rc = lzs_error_set(err, -st.state, "%s", st.failure);
+        lzs_mount_stream_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }

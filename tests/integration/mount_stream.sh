@@ -10,7 +10,9 @@
 #     cache serves the layer from there, fetching no blob;
 #   - a blob corrupted on the way fails the layer once its end shows the mismatch: reads answer
 #     EIO, `lazysnap stat` says errors, the log says why, and the cache keeps no blob;
-#   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob.
+#   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob;
+#   - a registry gone in the middle of a stream: a reader waiting for a file gets EIO within the
+#     registry deadline (--timeout 3s), and the file read before still reads.
 # Usage: mount_stream.sh LAZYSNAP   (root; exit 77 when FUSE or overlayfs is missing)
 set -euo pipefail
 lz=$(realpath "$1")
@@ -50,11 +52,13 @@ wait_state() {
     return 1
 }
 
-# mount_it NAME CACHE: lazysnap mount of the image through the proxy at $work/mnt-NAME
+# mount_it NAME CACHE [OPTION...]: lazysnap mount of the image through the proxy at $work/mnt-NAME
 mount_it() {
-    local mnt=$work/mnt-$1
+    local mnt=$work/mnt-$1 cache=$2
+    shift 2
     rig_on_exit mount_unmount "$mnt"
-    timeout 120 "$lz" mount "$ref" "$mnt" --cache "$work/$2" --run-dir "$run" >"mount-$1.out" 2>"mount-$1.err"
+    timeout 120 "$lz" mount "$ref" "$mnt" --cache "$work/$cache" --run-dir "$run" "$@" \
+        >"mount-${mnt##*-}.out" 2>"mount-${mnt##*-}.err"
 }
 
 # ---- the image: one layer, pushed without an index --------------------------------------------
@@ -139,5 +143,37 @@ done
 [ -z "$(lz_pids)" ] && ok || bad "cut: lazysnap processes left: $(lz_pids)"
 [ -z "$(find "$work/cache-cut" -name '*.blob*')" ] && ok ||
     bad "cut: a partial blob was left: $(find "$work/cache-cut" -name '*.blob*')"
+
+# ---- a registry that stops sending: the mount fails within the deadline, with why -------------
+rig_fault stall 50 "$blob_re"
+t0=$(date +%s)
+rc=0
+mount_it stall cache-stall --timeout 3s || rc=$?
+t1=$(date +%s)
+echo "stall: the mount gave up after $((t1 - t0)) s: $(tail -1 mount-stall.err)"
+[ $rc -ne 0 ] && tail -1 mount-stall.err | grep -qE "^lazysnap: .*mnt-stall: layer 0: .*too slow" && ok ||
+    bad "stall: mount exit $rc: $(cat mount-stall.err)"
+[ $((t1 - t0)) -le 60 ] && ok || bad "stall: the mount took $((t1 - t0)) s to fail"
+! is_mounted "$work/mnt-stall" && ok || bad "stall: mounted"
+rig_fault clear
+
+# ---- the registry goes away in the middle of a stream (last: the proxy is gone after it) ---------
+rig_fault slow 1 "$blob_re"
+mount_it gone cache-gone --timeout 3s && ok || bad "gone: mount failed: $(cat mount-gone.err)"
+m=$work/mnt-gone
+cat "$m/a-first.txt" >/dev/null && ok || bad "gone: a-first.txt did not read"
+kill "$RIG_FAULT_PID"
+wait "$RIG_FAULT_PID" 2>/dev/null || true
+t0=$(date +%s)
+if cat "$m/z-last.txt" >/dev/null 2>cat.err; then
+    bad "gone: z-last.txt read with the registry gone"
+else
+    grep -q 'Input/output error' cat.err && ok || bad "gone: cat: $(cat cat.err)"
+fi
+t1=$(date +%s)
+echo "gone: the waiting reader got EIO after $((t1 - t0)) s"
+[ $((t1 - t0)) -le 30 ] && ok || bad "gone: EIO came after $((t1 - t0)) s"
+[ "$(stream_state "$m")" = failed ] || wait_state "$m" failed && ok || bad "gone: state is not failed"
+timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "gone: umount failed"
 
 check_done
