@@ -91,7 +91,6 @@ set -E
 trap '[[ $- != *e* ]] || echo "bench: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 work=$RIG_TMP
 cd "$work"
-cc -O2 -Wall -o "$work/delayline" "$here/delayline.c"
 
 # ---- the image -----------------------------------------------------------------------------
 # Stages are hard links of this machine's files (cp -al: no copy, same file system as /tmp),
@@ -173,90 +172,16 @@ done
 ctd_pause_image # lazysnap/pause:1 on 127.0.0.1: the sandbox, outside the clock and the link
 
 # ---- the link and the registry behind it ---------------------------------------------------
-NET_NS=lzcs-$$ NET_H=lzcs$$h NET_P=lzcs$$p NET_PID="" NET_REG_PID="" NET_REG="" NET_MODE=""
-sub=""
-for c in 213.47 213.48 214.47 215.91 216.33; do
-    ip -4 -o addr | grep -q " 10\.${c//./\\.}\." || { sub=10.$c; break; }
-done
-[ -n "$sub" ] || { echo "bench: no free 10.x.y.0/30 for the link" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/net.sh
+source "$here/../lib/net.sh"
+NET_LOG_DIR=$out/logs
+net_init lzcs
 
-net_down() {
-    if [ -n "$NET_REG_PID" ]; then rig__stop "$NET_REG_PID"; NET_REG_PID=""; fi
-    if [ -n "$NET_PID" ]; then rig__stop "$NET_PID"; NET_PID=""; fi
-    ip netns del "$NET_NS" 2>/dev/null || true
-    ip link del "$NET_H" 2>/dev/null || true
-}
-rig_on_exit net_down
-
-# net_up PROFILE: the namespace, the link (RATE, one-way DELAY on each end) and the registry
-net_up() {
-    local rate delay_us burst
-    case $1 in
-    1gbit-10ms) rate=1gbit delay_us=5000 burst=256kb ;;
-    100mbit-30ms) rate=100mbit delay_us=15000 burst=64kb ;;
-    *) echo "bench: unknown profile $1" >&2; return 1 ;;
-    esac
-    ip netns add "$NET_NS"
-    ip -n "$NET_NS" link set lo up
-    if [ "$NET_MODE" != delayline ]; then
-        ip link add "$NET_H" type veth peer name "$NET_P" netns "$NET_NS"
-        if tc qdisc add dev "$NET_H" root netem delay "${delay_us}us" rate "$rate" limit 100000 2>/dev/null; then
-            ip netns exec "$NET_NS" tc qdisc add dev "$NET_P" root netem delay "${delay_us}us" rate "$rate" limit 100000
-            NET_MODE=netem
-        else
-            [ -n "$NET_MODE" ] || echo "   no sch_netem in this kernel: TUN pair + delayline (delay) + tbf (rate), MTU 9000"
-            ip link del "$NET_H"
-            NET_MODE=delayline
-        fi
-    fi
-    if [ "$NET_MODE" = delayline ]; then
-        "$work/delayline" "$NET_H" "$NET_P" "$delay_us" >"$out/logs/delayline-$1.log" 2>&1 </dev/null &
-        NET_PID=$!
-        RIG_PIDS+=("$NET_PID")
-        local i
-        for ((i = 0; i < 100; i++)); do grep -qs ready "$out/logs/delayline-$1.log" && break; sleep 0.05; done
-        ip link set "$NET_P" netns "$NET_NS"
-        ip link set "$NET_H" mtu 9000
-        ip -n "$NET_NS" link set "$NET_P" mtu 9000
-        tc qdisc add dev "$NET_H" root tbf rate "$rate" burst "$burst" latency 30ms
-        ip netns exec "$NET_NS" tc qdisc add dev "$NET_P" root tbf rate "$rate" burst "$burst" latency 30ms
-    fi
-    ip addr add "$sub.1/30" dev "$NET_H"
-    ip link set "$NET_H" up
-    ip -n "$NET_NS" addr add "$sub.2/30" dev "$NET_P"
-    ip -n "$NET_NS" link set "$NET_P" up
-    # the registry of 127.0.0.1's storage, inside the namespace
-    NET_REG=$sub.2:5000
-    cat >"$work/netreg.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: $RIG_REG_DIR
-  cache:
-    blobdescriptor: inmemory
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: $NET_REG
-  secret: lazysnap-rig-secret
-health:
-  storagedriver:
-    enabled: false
-EOF
-    NET_REG_LOG=$out/logs/registry-$1.log
-    ip netns exec "$NET_NS" docker-registry serve "$work/netreg.yml" >>"$NET_REG_LOG" 2>&1 </dev/null &
-    NET_REG_PID=$!
-    RIG_PIDS+=("$NET_REG_PID")
-    rig__wait_started "$NET_REG_PID" "http://$NET_REG/v2/" "$NET_REG_LOG"
+# cs_net_up PROFILE: the link, and containerd's hosts for its registry
+cs_net_up() {
+    net_up "$1"
     rm -rf "$work/hosts"
     CTD_REGISTRIES=$NET_REG ctd__hosts "$work/hosts"
-    local t
-    t=$(curl -s -o /dev/null -w '%{time_connect}' "http://$NET_REG/v2/")
-    echo "   link up ($NET_MODE): $rate, TCP connect $(awk -v t="$t" 'BEGIN {printf "%.1f", t * 1000}') ms"
 }
 
 # ---- one cold start ------------------------------------------------------------------------
@@ -337,7 +262,7 @@ cold_once() {
 # ---- the runs ------------------------------------------------------------------------------
 for prof in "${profiles[@]}"; do
     step "profile $prof"
-    net_up "$prof"
+    cs_net_up "$prof"
     for v in "${variants[@]}"; do
         for ((r = 1; r <= reps; r++)); do
             # alternate who goes first

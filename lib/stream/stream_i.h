@@ -35,8 +35,8 @@ struct lzs_stream_tree {
     char **promised;           /* protected by lock: paths whose absence was shown */
     uint32_t npromised, promised_cap;
     struct lzs_strhash promises; /* protected by lock: path -> index in promised */
-    void **garbage;              /* protected by lock: what replaced attributes left, freed last */
-    size_t ngarbage, garbage_cap;
+    void **owned; /* protected by lock: the entries' strings and arrays, freed last */
+    size_t nowned, owned_cap;
     struct stream_waiter *waiters; /* protected by lock */
     int state;                     /* protected by lock: 1 final, 0 streaming, < 0 failed */
     lzs_error *failure;            /* protected by lock; set once */

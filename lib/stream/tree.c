@@ -139,17 +139,17 @@ static void *keep(lzs_stream_tree *t, void *p)
 {
     if (!p)
         return NULL;
-    if (t->ngarbage == t->garbage_cap) {
-        size_t cap = t->garbage_cap ? t->garbage_cap * 2 : 16;
-        void **g = lzs_realloc_array(t->garbage, cap, sizeof(*g));
+    if (t->nowned == t->owned_cap) {
+        size_t cap = t->owned_cap ? t->owned_cap * 2 : 16;
+        void **g = lzs_realloc_array(t->owned, cap, sizeof(*g));
         if (!g) {
             free(p);
             return NULL;
         }
-        t->garbage = g;
-        t->garbage_cap = cap;
+        t->owned = g;
+        t->owned_cap = cap;
     }
-    t->garbage[t->ngarbage++] = p;
+    t->owned[t->nowned++] = p;
     return p;
 }
 
@@ -429,9 +429,9 @@ void lzs_stream_tree_free(lzs_stream_tree *t)
     for (uint32_t i = 0; i < t->npromised; i++)
         free(t->promised[i]);
     free(t->promised);
-    for (size_t i = 0; i < t->ngarbage; i++)
-        free(t->garbage[i]);
-    free(t->garbage);
+    for (size_t i = 0; i < t->nowned; i++)
+        free(t->owned[i]);
+    free(t->owned);
     lzs_strhash_dispose(&t->paths);
     lzs_strhash_dispose(&t->promises);
     lzs_error_free(&t->failure);
