@@ -37,7 +37,8 @@ LZS_DEFINE_CLEANUP(lzs_stream_tree, lzs_stream_tree_free)
 int lzs_stream_tree_decoded(void *tree, const void *buf, size_t n, lzs_error **err);
 int lzs_stream_tree_entry(void *tree, const struct lzs_index_entry *e, lzs_error **err);
 /* The stream ended: err NULL when the layer was complete and its digest right (the tree is then
- * final), else why it failed (copied). Wakes every waiter. */
+ * final), else why it failed (copied). Wakes every waiter. Only the first end counts: a tree
+ * that is final stays so (an unmount's cancel after the end changes nothing). */
 void lzs_stream_tree_end(lzs_stream_tree *t, const lzs_error *err);
 
 /* Wait until the first entry has arrived or the stream has ended (a mount shows the root's own

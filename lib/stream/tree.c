@@ -355,11 +355,12 @@ void lzs_stream_tree_end(lzs_stream_tree *t, const lzs_error *err)
 {
     pthread_mutex_lock(&t->lock);
     lzs_autoerr lzs_error *lerr = NULL;
-    if (err)
+    bool streaming = t->state == 0; /* else ended already: final, or failed */
+    if (streaming && err)
         lzs_stream_fail_locked(t, err->code ? err->code : EIO, "%s", lzs_error_msg(err));
-    else if (t->state == 0 && list_children(t, &lerr) < 0)
+    else if (streaming && list_children(t, &lerr) < 0)
         lzs_stream_fail_locked(t, lerr->code, "%s", lzs_error_msg(lerr));
-    else if (t->state == 0)
+    else if (streaming)
         t->state = 1;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);

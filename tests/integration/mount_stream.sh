@@ -6,8 +6,9 @@
 #   - the mount returns before the blob has arrived; a-first.txt reads at once and equals the
 #     source while `lazysnap stat` still says the layer is streaming;
 #   - z-last.txt and a listing of the root wait for their bytes, then equal the source;
-#   - the stream ends complete; the blob and index stay in the cache, and a second mount on that
-#     cache serves the layer from there, fetching no blob;
+#   - the stream ends complete, and an umount --lazy leaves a file held open reading; the blob and
+#     index stay in the cache, and a second mount on that cache serves the layer from there,
+#     fetching no blob;
 #   - a blob corrupted on the way fails the layer once its end shows the mismatch: reads answer
 #     EIO, `lazysnap stat` says errors, the log says why, and the cache keeps no blob;
 #   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob;
@@ -93,7 +94,22 @@ sort -k2 src.sums | diff - got.sums >/dev/null && ok || bad "slow: checksums dif
 [ "$(ls "$m" | tr '\n' ' ')" = "a-first.txt m-big.bin z-last.txt " ] && ok || bad "slow: listing: $(ls "$m")"
 wait_state "$m" complete && ok || bad "slow: the stream did not complete"
 [ "$(rig_fault_count)" -eq 1 ] && ok || bad "slow: the proxy slowed $(rig_fault_count) requests, wanted 1"
-timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "slow: umount failed"
+# umount --lazy with a file open: the complete layer keeps serving it until it is closed
+(exec 9<"$m/m-big.bin" && exec sleep 600) &
+holder=$!
+sleep 0.3
+timeout 60 "$lz" umount "$m" --lazy --run-dir "$run" >umount-slow.out 2>&1 && ok ||
+    bad "slow: umount --lazy failed: $(cat umount-slow.out)"
+! mountpoint -q "$m" && ok || bad "slow: still mounted after umount --lazy"
+timeout 30 cmp "/proc/$holder/fd/9" src/m-big.bin && ok ||
+    bad "slow: the file held open does not read after umount --lazy"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null || true
+for _ in $(seq 1 50); do
+    [ -n "$(lz_pids)" ] || break
+    sleep 0.1
+done
+[ -z "$(lz_pids)" ] && ok || bad "slow: the server did not end after the close: $(lz_pids)"
 
 # ---- again: from the cache (blob and index kept), no blob fetched -------------------------------
 gets=$(grep -c "^GET $blob_re" "$RIG_FAULT_LOG" || true)
