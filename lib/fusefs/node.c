@@ -177,9 +177,9 @@ static bool has_child_now(const lzs_fusefs *fs, uint32_t dir, const char *name)
 
 /* A directory is opaque with a ".wh..wh..opq" child, and also when this layer whites out its
  * own name (".wh.NAME" next to directory NAME): the whiteout removes the lower NAME, and what
- * this layer has under NAME starts afresh (OCI whiteouts apply to lower layers only). Tar writers
- * put these markers right after the directory; a growing tree answers from what it has, and
- * fails should a marker come after the answer. */
+ * this layer has under NAME starts afresh (OCI whiteouts apply to lower layers only). A growing
+ * tree answers from what has arrived, and fails should a marker come after that answer: rare, as
+ * in name order ".wh." comes before any name that starts with a letter or a digit. */
 bool lzs_fusefs_is_opaque(const lzs_fusefs *fs, const struct lzs_fusefs_node *n)
 {
     if (n->kind != LZS_NODE_REAL)
