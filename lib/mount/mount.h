@@ -1,7 +1,8 @@
 /* mount: an image mounted read-only at a directory: one FUSE filesystem per layer (each a lazy
- * layer served from the node cache, or for a layer without an index its blob fetched whole),
- * merged by kernel overlayfs (a bind mount when there is one layer). Used by `lazysnap mount`
- * and, for single layers, by lazysnapd. */
+ * layer served from the node cache; for a layer without an index, its blob fetched whole, and
+ * served while it streams in the first time: lib/stream), merged by kernel overlayfs (a bind
+ * mount when there is one layer). Used by `lazysnap mount` and, for single layers, by
+ * lazysnapd. */
 #ifndef LZS_MOUNT_H
 #define LZS_MOUNT_H
 
