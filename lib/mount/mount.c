@@ -321,7 +321,9 @@ int lzs_layer_mount_new(lzs_layer_mount **out, lzs_image *img, size_t i, lzs_cac
     lzs_layer_mount *lm = calloc(1, sizeof(*lm));
     if (!lm)
         return lzs_error_set(err, ENOMEM, "out of memory");
-    int rc = serve_layer(img, i, c, opts, dir, &lm->ml, err);
+    struct lzs_mount_opts o = *opts;
+    o.stream_whole = false; /* lzs_layer_mount_index needs the index from the start */
+    int rc = serve_layer(img, i, c, &o, dir, &lm->ml, err);
     if (rc < 0) {
         lzs_layer_mount_free(lm);
         return rc;

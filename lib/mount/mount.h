@@ -65,7 +65,7 @@ int lzs_mount_sync(lzs_mount *m, lzs_error **err);
 typedef struct lzs_layer_mount lzs_layer_mount;
 
 /* Serve layer i of img (its indexes found) at dir, an existing directory, through cache c, with
- * opts' layer, whole_dir, index_dir and allow_other (work_dir is not used). */
+ * opts' layer, whole_dir, index_dir and allow_other (work_dir and stream_whole are not used). */
 int lzs_layer_mount_new(lzs_layer_mount **out, lzs_image *img, size_t i, lzs_cache *c,
                         const char *dir, const struct lzs_mount_opts *opts, lzs_error **err);
 /* Unmount (lazily while files are open: see lzs_fusefs_unmount) and free. NULL-safe. */
