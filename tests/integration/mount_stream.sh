@@ -13,7 +13,8 @@
 #     EIO, `lazysnap stat` says errors, the log says why, and the cache keeps no blob;
 #   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob;
 #   - a registry gone in the middle of a stream: a reader waiting for a file gets EIO within the
-#     registry deadline (--timeout 3s), and the file read before still reads.
+#     registry deadline (--timeout 3s);
+#   - no sanitizer report from any lazysnap process, the detached servers included.
 # Usage: mount_stream.sh LAZYSNAP   (root; exit 77 when FUSE or overlayfs is missing)
 set -euo pipefail
 lz=$(realpath "$1")
@@ -28,6 +29,10 @@ rig_init
 work=$RIG_TMP
 run=$work/run
 cd "$work"
+mkdir -p "$work/san"
+# the detached servers' stderr is a log file they delete at exit: keep sanitizer reports apart
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$work/san/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$work/san/ubsan"
 # shellcheck source=lib/mount.sh
 source "$here/lib/mount.sh"
 
@@ -191,5 +196,16 @@ echo "gone: the waiting reader got EIO after $((t1 - t0)) s"
 [ $((t1 - t0)) -le 30 ] && ok || bad "gone: EIO came after $((t1 - t0)) s"
 [ "$(stream_state "$m")" = failed ] || wait_state "$m" failed && ok || bad "gone: state is not failed"
 timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "gone: umount failed"
+
+# ---- sanitizer reports of every lazysnap process, detached servers included ----------------------
+for _ in $(seq 1 50); do
+    [ -n "$(lz_pids)" ] || break
+    sleep 0.1
+done
+if compgen -G "$work/san/*" >/dev/null; then
+    bad "sanitizer reports: $(head -40 "$work"/san/*)"
+else
+    ok
+fi
 
 check_done
