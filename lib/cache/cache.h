@@ -92,6 +92,12 @@ bool lzs_cache_item_is_verified(lzs_cache_layer *l, uint32_t id);
 void lzs_cache_item_set_verified(lzs_cache_layer *l, uint32_t id);
 void lzs_cache_item_clear_verified(lzs_cache_layer *l, uint32_t id);
 
+/* Make the file at fd, all l->size bytes of the layer's data and known good (a layer streamed
+ * in whole and checked against its digest), l's data file: linked in (fd must be on the cache's
+ * file system), every chunk present, every item verified, persisted before this returns.
+ * -EBUSY when l is open elsewhere too. */
+int lzs_cache_layer_adopt(lzs_cache_layer *l, int fd, lzs_error **err);
+
 /* Persist what is present: fdatasync the data, then replace the map. A no-op when nothing
  * changed since the last sync. The owner calls it periodically; the last unref calls it too. */
 int lzs_cache_layer_sync(lzs_cache_layer *l, lzs_error **err);

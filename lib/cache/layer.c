@@ -445,3 +445,57 @@ void lzs_cache_item_set_verified(lzs_cache_layer *l, uint32_t id)
     }
     pthread_mutex_unlock(&l->lock);
 }
+
+/* ---- adopting a complete data file ---------------------------------------------------------- */
+
+/* Link the file at fd in place of l's data file (called with l->cache->lock held). */
+static int link_data(lzs_cache_layer *l, int fd, lzs_error **err)
+{
+    char proc[64];
+    lzs_autofree char *tmp = NULL;
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (asprintf(&tmp, "%s.adopt", l->data_path) < 0) {
+        tmp = NULL;
+        return lzs_error_set(err, ENOMEM, "out of memory");
+    }
+    unlink(tmp); /* left by a crash */
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+        return lzs_error_set_sys(err, errno, "cache %s: link the data in as %s", l->name, tmp);
+    if (rename(tmp, l->data_path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return lzs_error_set_sys(err, e, "cache %s: rename %s", l->name, tmp);
+    }
+    int nfd = open(l->data_path, O_RDWR | O_CLOEXEC);
+    if (nfd < 0)
+        return lzs_error_set_sys(err, errno, "cache %s: %s", l->name, l->data_path);
+    close(l->fd);
+    l->fd = nfd;
+    return 0;
+}
+
+int lzs_cache_layer_adopt(lzs_cache_layer *l, int fd, lzs_error **err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return lzs_error_set_sys(err, errno, "cache %s: the data to adopt", l->name);
+    if ((uint64_t)st.st_size != l->size)
+        return lzs_error_set(err, EINVAL, "cache %s: the data to adopt has %jd bytes, not %" PRIu64,
+                             l->name, (intmax_t)st.st_size, l->size);
+    pthread_mutex_lock(&l->cache->lock);
+    int rc = l->refs == 1 ? 0 : lzs_error_set(err, EBUSY, "cache %s: open elsewhere", l->name);
+    if (rc == 0)
+        rc = link_data(l, fd, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&l->lock);
+        for (uint64_t i = 0; i < l->n_chunks; i++)
+            bit_set(l->present, i);
+        for (uint32_t i = 0; i < l->n_items; i++)
+            bit_set(l->verified, i);
+        l->present_bytes = l->size;
+        l->dirty = true;
+        pthread_mutex_unlock(&l->lock);
+    }
+    pthread_mutex_unlock(&l->cache->lock);
+    return rc < 0 ? rc : lzs_cache_layer_sync(l, err);
+}

@@ -51,11 +51,11 @@ static void fusefs_opts(const struct mount_layer *ml, const struct lzs_mount_opt
     *out = (struct lzs_fusefs_opts){.allow_other = o->allow_other, .fsname = fsname};
 }
 
-/* Layer i, which has no index, at dir while its blob streams in. */
-static int serve_streaming(lzs_image *img, size_t i, const struct lzs_mount_opts *o,
+/* Layer i, which has no index, at dir while its blob streams in (then kept in c). */
+static int serve_streaming(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_mount_opts *o,
                            const char *dir, struct mount_layer *ml, lzs_error **err)
 {
-    int rc = lzs_mount_stream_start(&ml->stream, img, i, o->whole_dir, err);
+    int rc = lzs_mount_stream_start(&ml->stream, img, i, c, o->whole_dir, err);
     if (rc < 0)
         return rc;
     struct lzs_fusefs_tree tree;
@@ -77,7 +77,7 @@ static int serve_layer(lzs_image *img, size_t i, lzs_cache *c, const struct lzs_
                   lzs_image_whole_needs_fetch(img, i, o->whole_dir);
     if (stream) {
         ml->digest = lzs_image_layer(img, i)->desc.digest;
-        return serve_streaming(img, i, o, dir, ml, err);
+        return serve_streaming(img, i, c, o, dir, ml, err);
     }
     int rc = layer_source(img, i, o, ml, &idx, &blob, err);
     if (rc < 0)

@@ -8,8 +8,10 @@
 struct mount_stream;
 
 /* Start fetching layer i of img whole into whole_dir on a thread of its own, feeding a growing
- * tree; returns once its first entry has arrived (or the stream ended). img must outlive it. */
-int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i,
+ * tree; returns once its first entry has arrived (or the stream ended). Once complete, the
+ * decoded layer becomes c's cached data of the layer (held open, so not evicted, until freed).
+ * img and c must outlive it; c may be NULL. */
+int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i, lzs_cache *c,
                            const char *whole_dir, lzs_error **err);
 lzs_stream_tree *lzs_mount_stream_tree(struct mount_stream *s);
 /* Compressed bytes received so far, and the blob's size. */

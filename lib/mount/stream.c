@@ -1,7 +1,8 @@
 /* A layer without an index, served while its blob streams in: lzs_image_fetch_whole_hooked runs
  * on a thread of its own and feeds a growing tree (lib/stream), which the layer's FUSE mount
  * shows meanwhile. The blob and its index land in the whole-layer directory as with a plain
- * fetch, so later mounts find them there. */
+ * fetch, and the decoded layer, complete and verified, becomes the cache's data of the layer, so
+ * later mounts find everything local. */
 #include "mount_i.h"
 
 #include <pthread.h>
@@ -14,6 +15,8 @@ struct mount_stream {
     lzs_stream_tree *tree;
     lzs_image *img;
     size_t i;
+    lzs_cache *cache;
+    lzs_cache_layer *cached; /* the adopted staging file, held while the stream lives */
     char *dir;
     pthread_t thread;
     bool started;
@@ -36,6 +39,23 @@ static int entry_hook(void *data, const struct lzs_index_entry *e, lzs_error **e
     return lzs_stream_tree_entry(s->tree, e, err);
 }
 
+/* The decoded layer (the staging file) as the cache's data of the layer: linked, not copied. */
+static void adopt(struct mount_stream *s, lzs_index *idx)
+{
+    const struct lzs_index_info *info = lzs_index_info(idx);
+    lzs_autoerr lzs_error *err = NULL;
+    int rc = lzs_cache_layer_open(s->cache, &info->blob_digest, info->uncompressed_size,
+                                  lzs_index_entry_count(idx), &s->cached, &err);
+    if (rc == 0)
+        rc = lzs_cache_layer_adopt(s->cached, lzs_stream_tree_fd(s->tree), &err);
+    if (rc < 0) {
+        LZS_WARN("layer %zu: streamed in, but not kept in the cache (a remount decodes it "
+                 "again): %s",
+                 s->i, lzs_error_msg(err));
+        s->cached = lzs_cache_layer_unref(s->cached);
+    }
+}
+
 static void *stream_main(void *arg)
 {
     struct mount_stream *s = arg;
@@ -47,6 +67,8 @@ static void *stream_main(void *arg)
     int rc =
         lzs_image_fetch_whole_hooked(s->img, s->i, s->dir, &hooks, &s->received, &idx, &blob, &err);
     lzs_stream_tree_end(s->tree, rc < 0 ? err : NULL);
+    if (rc == 0 && s->cache && !atomic_load(&s->cancel))
+        adopt(s, idx);
     if (rc == 0) {
         struct lzs_stream_stats st;
         lzs_stream_tree_stats(s->tree, &st);
@@ -59,7 +81,7 @@ static void *stream_main(void *arg)
     return NULL;
 }
 
-int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i,
+int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i, lzs_cache *c,
                            const char *whole_dir, lzs_error **err)
 {
     struct mount_stream *s = calloc(1, sizeof(*s));
@@ -67,6 +89,7 @@ int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i,
         return lzs_error_set(err, ENOMEM, "out of memory");
     s->img = img;
     s->i = i;
+    s->cache = c;
     s->size = lzs_image_layer(img, i)->desc.size;
     s->dir = strdup(whole_dir);
     int rc =
@@ -129,6 +152,7 @@ void lzs_mount_stream_free(struct mount_stream *s)
     lzs_mount_stream_cancel(s);
     if (s->started)
         pthread_join(s->thread, NULL);
+    lzs_cache_layer_unref(s->cached);
     lzs_stream_tree_free(s->tree);
     free(s->dir);
     free(s);

@@ -3,7 +3,8 @@
  *
  * The one pass that fetches and indexes such a layer (lzs_layer_build_index) feeds a growing tree
  * through its hooks: every decoded byte goes to a staging file (unnamed, in a directory of the
- * caller's: gone with the process), every tar entry to the tree once its data has passed. The
+ * caller's: gone with the process unless a cache adopts it), every tar entry to the tree once its
+ * data has passed. The
  * tree is a fusefs tree (struct lzs_fusefs_tree) with ids in arrival order, stable for the
  * mount's life, and the staging file its data source:
  *   - a name that has arrived is served at once, its data too (it is in the staging file);
@@ -52,6 +53,10 @@ struct lzs_stream_stats {
     const char *failure; /* why it failed (borrowed), or NULL */
 };
 void lzs_stream_tree_stats(lzs_stream_tree *t, struct lzs_stream_stats *out);
+
+/* The staging file (borrowed): once the tree is final, the whole decoded layer, which a cache
+ * may adopt (lzs_cache_layer_adopt). */
+int lzs_stream_tree_fd(const lzs_stream_tree *t);
 
 /* The tree and its data source for lzs_fusefs_mount_tree; t must outlive the mount. */
 void lzs_stream_tree_fusefs(lzs_stream_tree *t, struct lzs_fusefs_tree *tree,

@@ -393,6 +393,11 @@ void lzs_stream_tree_stats(lzs_stream_tree *t, struct lzs_stream_stats *out)
     pthread_mutex_unlock(&t->lock);
 }
 
+int lzs_stream_tree_fd(const lzs_stream_tree *t)
+{
+    return t->fd;
+}
+
 /* ---- life ----------------------------------------------------------------------------------- */
 
 int lzs_stream_tree_new(lzs_stream_tree **out, const char *staging_dir, lzs_error **err)

@@ -7,8 +7,8 @@
 #     source while `lazysnap stat` still says the layer is streaming;
 #   - z-last.txt and a listing of the root wait for their bytes, then equal the source;
 #   - the stream ends complete, and an umount --lazy leaves a file held open reading; the blob and
-#     index stay in the cache, and a second mount on that cache serves the layer from there,
-#     fetching no blob;
+#     index stay in the cache and the decoded layer becomes its cached data: a second mount on
+#     that cache (--no-background) has it all local at once and fetches no blob;
 #   - a blob corrupted on the way fails the layer once its end shows the mismatch: reads answer
 #     EIO, `lazysnap stat` says errors, the log says why, and the cache keeps no blob;
 #   - an umount in the middle of a stream is prompt and leaves no mount, no process, no blob;
@@ -118,9 +118,12 @@ done
 
 # ---- again: from the cache (blob and index kept), no blob fetched -------------------------------
 gets=$(grep -c "^GET $blob_re" "$RIG_FAULT_LOG" || true)
-mount_it again cache-slow && ok || bad "again: mount failed: $(cat mount-again.err)"
+mount_it again cache-slow --no-background && ok || bad "again: mount failed: $(cat mount-again.err)"
 grep -qE '\(1 layer: 0 indexed, 1 fetched whole\)$' mount-again.out && ok ||
     bad "again: mount output: $(cat mount-again.out)"
+# the decoded layer was adopted by the cache: all local at once, with no background fetch
+"$lz" stat "$work/mnt-again" --run-dir "$run" --json | jq -e '.layers[0] | .complete and .present == .size' >/dev/null &&
+    ok || bad "again: not all local at once: $("$lz" stat "$work/mnt-again" --run-dir "$run" --json)"
 (cd "$work/mnt-again" && sha256sum a-first.txt m-big.bin z-last.txt) | diff src.sums - >/dev/null && ok ||
     bad "again: checksums differ"
 [ "$(grep -c "^GET $blob_re" "$RIG_FAULT_LOG" || true)" -eq "$gets" ] && ok ||

@@ -686,3 +686,47 @@ LZS_TEST(test_cache__map_on_disk_changes_only_at_sync)
     ASSERT_OK(lzs_cache_layer_sync(l, &err), err);
     ASSERT_EQ(map_first_bits(&d), 0x03);
 }
+
+/* A complete data file adopted: linked in (not copied), all present and verified, and so after a
+ * reopen; refused while the layer is open twice, and for the wrong size. */
+LZS_TEST(test_cache__adopt_a_complete_data_file)
+{
+    lzs_autoerr lzs_error *err = NULL;
+    struct lzs_digest d;
+    digest_of("adopt", &d);
+    uint64_t size = 3 * CH + 11;
+    lzs_cleanup(lzs_cache_closep) lzs_cache *c = NULL;
+    ASSERT_OK(lzs_cache_open(&c, root(), 0, &err), err);
+    ASSERT_OK(lzs_mkdir_p(lzs_cache_whole_dir(c), 0700, &err), err);
+    int fd = open(lzs_cache_whole_dir(c), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    ASSERT(fd >= 0);
+    lzs_autofree uint8_t *p = pattern(0, size);
+    ASSERT_EQ(pwrite(fd, p, size, 0), (ssize_t)size);
+    lzs_cache_layer *l = NULL, *l2 = NULL;
+    ASSERT_OK(lzs_cache_layer_open(c, &d, size, 4, &l, &err), err);
+    put(l, 0, 10); /* a partial chunk, as a layer opened before would have */
+    ASSERT_OK(lzs_cache_layer_open(c, &d, size, 4, &l2, &err), err);
+    ASSERT_ERR(lzs_cache_layer_adopt(l, fd, &err), err, EBUSY, "open elsewhere");
+    lzs_error_free(&err);
+    lzs_cache_layer_unref(l2);
+    ASSERT(ftruncate(fd, (off_t)size + 1) == 0);
+    ASSERT_ERR(lzs_cache_layer_adopt(l, fd, &err), err, EINVAL, "bytes, not");
+    lzs_error_free(&err);
+    ASSERT(ftruncate(fd, (off_t)size) == 0);
+    ASSERT_OK(lzs_cache_layer_adopt(l, fd, &err), err);
+    check(l, 0, size);
+    ASSERT(lzs_cache_item_is_verified(l, 0) && lzs_cache_item_is_verified(l, 3));
+    struct stat a, b;
+    ASSERT(fstat(fd, &a) == 0 && stat(layer_path(&d, "data"), &b) == 0);
+    ASSERT_EQ(a.st_ino, b.st_ino); /* the same file, not a copy */
+    close(fd);
+    lzs_cache_layer_unref(l);
+
+    ASSERT_OK(lzs_cache_layer_open(c, &d, size, 4, &l, &err), err);
+    uint64_t present, total;
+    lzs_cache_layer_stats(l, &present, &total);
+    ASSERT_EQ(present, size);
+    ASSERT(lzs_cache_item_is_verified(l, 2));
+    check(l, 0, size);
+    lzs_cache_layer_unref(l);
+}
