@@ -27,65 +27,51 @@ static uint32_t view_count(void *data)
     return n;
 }
 
-static void view_entry(void *data, uint32_t id, struct lzs_index_entry *out)
+/* A copy of node id, taken under the lock (the strings and arrays it points to stay put). */
+static struct stream_node node(void *data, uint32_t id)
 {
     lzs_stream_tree *t = tree_of(data);
     pthread_mutex_lock(&t->lock);
-    *out = t->nodes[id].e;
+    struct stream_node n = t->nodes[id];
     pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+static void view_entry(void *data, uint32_t id, struct lzs_index_entry *out)
+{
+    *out = node(data, id).e;
     out->xattrs = NULL;
     out->sparse = NULL;
 }
 
 static const char *view_name(void *data, uint32_t id)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    const char *name = t->nodes[id].name;
-    pthread_mutex_unlock(&t->lock);
-    return name;
+    return node(data, id).name;
 }
 
 static uint32_t view_parent(void *data, uint32_t id)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    uint32_t parent = t->nodes[id].parent;
-    pthread_mutex_unlock(&t->lock);
-    return parent;
+    return node(data, id).parent;
 }
 
 static void view_xattr(void *data, uint32_t id, uint32_t k, struct lzs_index_xattr *out)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    *out = t->nodes[id].e.xattrs[k];
-    pthread_mutex_unlock(&t->lock);
+    *out = node(data, id).e.xattrs[k];
 }
 
 static void view_sparse(void *data, uint32_t id, uint32_t k, struct lzs_index_sparse *out)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    *out = t->nodes[id].e.sparse[k];
-    pthread_mutex_unlock(&t->lock);
+    *out = node(data, id).e.sparse[k];
 }
 
 static uint32_t view_resolve(void *data, uint32_t id)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    uint32_t target = t->nodes[id].target;
-    pthread_mutex_unlock(&t->lock);
-    return target;
+    return node(data, id).target;
 }
 
 static uint32_t view_nlink(void *data, uint32_t id)
 {
-    lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    uint32_t n = t->nodes[id].nlink;
-    pthread_mutex_unlock(&t->lock);
+    uint32_t n = node(data, id).nlink;
     return n ? n : 1; /* a file only reachable through hardlinks of hidden names */
 }
 
@@ -207,17 +193,23 @@ static int64_t data_at(const struct lzs_index_entry *e, uint64_t off, size_t *n)
     return -1; /* past the last segment: zeros to the end */
 }
 
+/* The entry of the regular file id resolves to, and the tree's state (< 0: failed), together. */
+static int file_of(lzs_stream_tree *t, uint32_t id, struct lzs_index_entry *e)
+{
+    pthread_mutex_lock(&t->lock);
+    *e = t->nodes[t->nodes[id].target].e;
+    int state = t->state;
+    pthread_mutex_unlock(&t->lock);
+    return state;
+}
+
 static ssize_t source_read(void *data, void *fh, uint32_t id, uint64_t off, void *buf, size_t n,
                            lzs_error **err)
 {
     (void)fh;
     lzs_stream_tree *t = tree_of(data);
     struct lzs_index_entry e;
-    pthread_mutex_lock(&t->lock);
-    int state = t->state;
-    e = t->nodes[t->nodes[id].target].e;
-    pthread_mutex_unlock(&t->lock);
-    if (state < 0)
+    if (file_of(t, id, &e) < 0)
         return lzs_error_set(err, EIO, "the layer's stream failed");
     if (off >= e.size)
         return 0;
@@ -236,11 +228,8 @@ static int source_locate(void *data, void *fh, uint32_t id, uint64_t off, size_t
 {
     (void)fh;
     lzs_stream_tree *t = tree_of(data);
-    pthread_mutex_lock(&t->lock);
-    int state = t->state;
-    struct lzs_index_entry e = t->nodes[t->nodes[id].target].e;
-    pthread_mutex_unlock(&t->lock);
-    if (state < 0 || e.nsparse || off + n > e.size)
+    struct lzs_index_entry e;
+    if (file_of(t, id, &e) < 0 || e.nsparse || off + n > e.size)
         return 0;
     *fd = t->fd;
     *fd_off = e.offset + off;
