@@ -38,17 +38,8 @@ rig_init
 work=$RIG_TMP
 cd "$work"
 run=$work/run
-mkdir -p "$run" "$work/san"
-# the detached server's stderr is a log file it deletes at exit: keep sanitizer reports apart
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$work/san/asan"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$work/san/ubsan"
+mkdir -p "$run"
 t_start=$SECONDS
-
-
-# state_dir DIR: the mount's state directory, RUN/m-<16 hex of sha256(realpath DIR)>
-state_dir() {
-    echo "$run/m-$(printf %s "$(realpath "$1")" | sha256sum | cut -c1-16)"
-}
 
 # server_pid DIR: the server's pid from its state dir (empty when none)
 server_pid() {
@@ -66,6 +57,7 @@ server_log() {
 
 # shellcheck source=lib/mount.sh
 source "$here/lib/mount.sh"
+sanitizer_logs_apart
 
 # ---- the image ----------------------------------------------------------------------------------
 # src/l1/a, src/l2/b, src/l3/c: each layer its own top directory (the merged view is their union):
@@ -532,10 +524,6 @@ fi
 
 # ---- sanitizer reports of every lazysnap process, detached servers included ----------------------
 sleep 0.5
-if compgen -G "$work/san/*" >/dev/null; then
-    bad "sanitizer reports: $(head -40 "$work"/san/*)"
-else
-    ok
-fi
+no_sanitizer_reports
 echo "total: $((SECONDS - t_start)) s"
 check_done

@@ -138,10 +138,7 @@ $(head -40 cmp-$v.out)"
     timeout 120 "$lz" umount "$mnt" --run-dir "$run" >umount-$v.out 2>umount-$v.err || rc=$?
     [ $rc -eq 0 ] && ok || bad "$v: umount exit $rc: $(cat umount-$v.err)"
     ! mountpoint -q "$mnt" && ! is_mounted "$mnt" && ok || bad "$v: $mnt is still mounted after umount"
-    for _ in $(seq 1 50); do
-        [ -n "$(lz_pids)" ] || break
-        sleep 0.1
-    done
+    lz_gone || true
     left=$(lz_pids)
     [ -z "$left" ] && ok || bad "$v: lazysnap processes left 5 s after umount: $(ps -o pid=,args= -p "${left//$'\n'/,}")"
 done

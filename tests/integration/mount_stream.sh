@@ -29,17 +29,9 @@ rig_init
 work=$RIG_TMP
 run=$work/run
 cd "$work"
-mkdir -p "$work/san"
-# the detached servers' stderr is a log file they delete at exit: keep sanitizer reports apart
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$work/san/asan"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$work/san/ubsan"
 # shellcheck source=lib/mount.sh
 source "$here/lib/mount.sh"
-
-# state_dir DIR: the mount's state directory under $run (as lazysnap names it)
-state_dir() {
-    echo "$run/m-$(printf %s "$(realpath "$1")" | sha256sum | cut -c1-16)"
-}
+sanitizer_logs_apart
 
 # stream_state DIR: the layer's "stream" field from `lazysnap stat --json`
 stream_state() {
@@ -110,10 +102,7 @@ timeout 30 cmp "/proc/$holder/fd/9" src/m-big.bin && ok ||
     bad "slow: the file held open does not read after umount --lazy"
 kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null || true
-for _ in $(seq 1 50); do
-    [ -n "$(lz_pids)" ] || break
-    sleep 0.1
-done
+lz_gone || true
 [ -z "$(lz_pids)" ] && ok || bad "slow: the server did not end after the close: $(lz_pids)"
 
 # ---- again: from the cache (blob and index kept), no blob fetched -------------------------------
@@ -160,10 +149,7 @@ timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>umount-cut.err && ok 
 t1=$(date +%s)
 [ $((t1 - t0)) -le 5 ] && ok || bad "cut: umount took $((t1 - t0)) s"
 ! is_mounted "$m" && ok || bad "cut: still mounted"
-for _ in $(seq 1 50); do
-    [ -n "$(lz_pids)" ] || break
-    sleep 0.1
-done
+lz_gone || true
 [ -z "$(lz_pids)" ] && ok || bad "cut: lazysnap processes left: $(lz_pids)"
 [ -z "$(find "$work/cache-cut" -name '*.blob*')" ] && ok ||
     bad "cut: a partial blob was left: $(find "$work/cache-cut" -name '*.blob*')"
@@ -201,14 +187,7 @@ echo "gone: the waiting reader got EIO after $((t1 - t0)) s"
 timeout 60 "$lz" umount "$m" --run-dir "$run" >/dev/null 2>&1 && ok || bad "gone: umount failed"
 
 # ---- sanitizer reports of every lazysnap process, detached servers included ----------------------
-for _ in $(seq 1 50); do
-    [ -n "$(lz_pids)" ] || break
-    sleep 0.1
-done
-if compgen -G "$work/san/*" >/dev/null; then
-    bad "sanitizer reports: $(head -40 "$work"/san/*)"
-else
-    ok
-fi
+lz_gone || true
+no_sanitizer_reports
 
 check_done

@@ -20,6 +20,37 @@ lz_pids() {
     done
 }
 
+# state_dir DIR: the mount's state directory, RUN/m-<16 hex of sha256(realpath DIR)>
+state_dir() {
+    echo "$run/m-$(printf %s "$(realpath "$1")" | sha256sum | cut -c1-16)"
+}
+
+# lz_gone: wait up to 5 s for the lazysnap processes of this test to end; false when some remain
+lz_gone() {
+    for _ in $(seq 1 50); do
+        [ -n "$(lz_pids)" ] || return 0
+        sleep 0.1
+    done
+    [ -z "$(lz_pids)" ]
+}
+
+# sanitizer_logs_apart: sanitizer reports of the lazysnap processes started from now on go to
+# files in $work/san (a detached server's stderr is a log file it deletes at exit)
+sanitizer_logs_apart() {
+    mkdir -p "$work/san"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$work/san/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$work/san/ubsan"
+}
+
+# no_sanitizer_reports: one check, that no report was written (see sanitizer_logs_apart)
+no_sanitizer_reports() {
+    if compgen -G "$work/san/*" >/dev/null; then
+        bad "sanitizer reports: $(head -40 "$work"/san/*)"
+    else
+        ok
+    fi
+}
+
 # mount_unmount DIR: at exit, a mount the test left: lazysnap umount, else umount -l
 mount_unmount() {
     local m=$1
