@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <string.h>
 
-#define START_TIMEOUT_MS 30000
+#define START_TIMEOUT_S 30
 
 struct mount_stream {
     lzs_stream_tree *tree;
@@ -110,7 +110,7 @@ int lzs_mount_stream_start(struct mount_stream **out, lzs_image *img, size_t i, 
         lzs_mount_stream_free(s);
         return rc;
     }
-    lzs_stream_tree_wait_started(s->tree, START_TIMEOUT_MS);
+    lzs_stream_tree_wait_started(s->tree, START_TIMEOUT_S);
     struct lzs_stream_stats st;
     lzs_stream_tree_stats(s->tree, &st);
     if (st.state < 0 && st.entries == 1) { /* failed before anything arrived: as a fetch would */

@@ -43,8 +43,8 @@ int lzs_stream_tree_entry(void *tree, const struct lzs_index_entry *e, lzs_error
 void lzs_stream_tree_end(lzs_stream_tree *t, const lzs_error *err);
 
 /* Wait until the first entry has arrived or the stream has ended (a mount shows the root's own
- * attributes from the start), at most timeout_ms. */
-void lzs_stream_tree_wait_started(lzs_stream_tree *t, uint64_t timeout_ms);
+ * attributes from the start), at most timeout_s seconds. */
+void lzs_stream_tree_wait_started(lzs_stream_tree *t, unsigned timeout_s);
 
 struct lzs_stream_stats {
     int state;           /* 1 final, 0 streaming, < 0 failed */

@@ -366,16 +366,11 @@ void lzs_stream_tree_end(lzs_stream_tree *t, const lzs_error *err)
     pthread_mutex_unlock(&t->lock);
 }
 
-void lzs_stream_tree_wait_started(lzs_stream_tree *t, uint64_t timeout_ms)
+void lzs_stream_tree_wait_started(lzs_stream_tree *t, unsigned timeout_s)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(timeout_ms / 1000);
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    deadline.tv_sec += timeout_s;
     pthread_mutex_lock(&t->lock);
     int rc = 0;
     while (t->count == 1 && t->state == 0 && rc == 0)
